@@ -1,0 +1,30 @@
+"""Shared API plumbing: pagination and per-key throttling."""
+
+from typing import TYPE_CHECKING, Any
+
+from rest_framework import pagination
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Stable pages over changing data: newest first, ``?cursor=`` to continue."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class APIKeyRateThrottle(SimpleRateThrottle):
+    """One budget per API key (``API_THROTTLE_RATE``); unauthenticated calls by client IP."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
+        api_key: Any = getattr(request, "auth", None)
+        ident = f"key:{api_key.prefix}" if api_key is not None else f"ip:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -1,0 +1,39 @@
+"""URLs. Only this module, settings and the Celery app see every app."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+
+from market.accounts.api import MeApi
+from market.core import views as core_views
+
+api_v1 = [
+    path("health/", core_views.HealthApi.as_view(), name="health"),
+    path("me/", MeApi.as_view(), name="me"),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+]
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("llms.txt", core_views.llms_txt, name="llms-txt"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="v1:schema"),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="v1:schema"),
+        name="api-redoc",
+    ),
+]
+
+handler400 = "market.core.problems.handler400"
+handler404 = "market.core.problems.handler404"
+handler500 = "market.core.problems.handler500"

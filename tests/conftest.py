@@ -1,0 +1,150 @@
+"""Shared fixtures: three actors (owner, teammate, outsider), API clients, a real Celery worker."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from market.accounts.models import Agent, APIKey, User
+from market.accounts.services import api_key_create
+from market.celery import app as celery_app
+from tests.factories import AgentFactory, RequesterFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOS = ROOT.parent / "shared" / "photos"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            f"The suite runs on PostgreSQL only (DATABASE_URL gives {engine}). "
+            "Run `make test`, or set DATABASE_URL=postgres://postgres@127.0.0.1:5432/sightline."
+        )
+
+
+@dataclass
+class Actor:
+    """A requester with one agent and a key for it."""
+
+    user: User
+    agent: Agent
+    api_key: APIKey
+    key: str
+
+    def client(self) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.key}")
+        return client
+
+
+def make_actor(**agent_fields: object) -> Actor:
+    agent = cast(Agent, AgentFactory(**agent_fields))
+    api_key, key = api_key_create(agent=agent)
+    return Actor(user=agent.owner, agent=agent, api_key=api_key, key=key)
+
+
+@pytest.fixture
+def owner(db: None) -> Actor:
+    return make_actor()
+
+
+@pytest.fixture
+def teammate(owner: Actor) -> Actor:
+    """A second agent of the same requester."""
+    return make_actor(owner=owner.user)
+
+
+@pytest.fixture
+def outsider(db: None) -> Actor:
+    return make_actor(owner=RequesterFactory())
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+        f"/{db['NAME']}"
+    )
+
+
+@pytest.fixture
+def celery_via_broker() -> Iterator[None]:
+    """Tasks go through the broker instead of running in-process, for one test."""
+    celery_app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def celery_worker(
+    transactional_db: None, celery_via_broker: None, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process consuming both queues from Redis, on the test database.
+
+    The test process stops running tasks eagerly for the duration, so ``.delay()`` goes through
+    the broker to the worker, as in production.
+    """
+    broker_url = settings.CELERY_BROKER_URL
+    if not broker_url.startswith("redis://"):
+        pytest.fail("celery_worker needs CELERY_BROKER_URL=redis://... (make test sets it)")
+    with celery_app.connection_for_write() as conn:
+        for queue in settings.WORKER_QUEUES:
+            conn.default_channel.queue_purge(queue)
+    node = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    log_path = tmp_path / "celery-worker.log"
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "market", "worker", "-n", node, "-Q",
+             ",".join(settings.WORKER_QUEUES), "-c", "1", "--without-gossip", "--without-mingle",
+             "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not celery_app.control.ping(destination=[node], timeout=0.5):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()}")
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def wait_for(condition: object, *, timeout: float = 30.0, interval: float = 0.1) -> None:
+    """Poll ``condition()`` until it is truthy, failing the test after ``timeout`` seconds."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
