@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "market.core",
     "market.accounts",
+    "market.ledger",
     "bounties",
     "verification",
     "forecasting",
@@ -159,6 +160,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if DJANGO_ENV == "test":
+    # Hashing passwords for real costs ~0.2 s each: tests create hundreds of users.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/admin/login/"
 
 LANGUAGE_CODE = "en-us"
@@ -310,3 +314,22 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 DEFAULT_EXCEPTION_REPORTER_FILTER = "market.accounts.logging.SafeReporterFilter"
+
+
+# --- Money ----------------------------------------------------------------------------------
+def _fee_basis_points(raw: str) -> int:
+    """PLATFORM_FEE_PERCENT ("10", "7.5") as basis points, with no float in between."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        percent = Decimal(raw)
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured(f"PLATFORM_FEE_PERCENT must be a number, got {raw!r}") from exc
+    basis_points = percent * 100
+    if basis_points != basis_points.to_integral_value() or not 0 <= basis_points <= 5000:
+        raise ImproperlyConfigured("PLATFORM_FEE_PERCENT must be 0 to 50 in steps of 0.01")
+    return int(basis_points)
+
+
+PLATFORM_FEE_BPS = _fee_basis_points(env_str("PLATFORM_FEE_PERCENT", "10"))
+SUPPORTED_CURRENCIES = tuple(env_list("SUPPORTED_CURRENCIES", ["usd", "eur", "gbp"]))

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import pytest
 from django.conf import settings
@@ -49,7 +48,7 @@ class Actor:
 
 
 def make_actor(**agent_fields: object) -> Actor:
-    agent = cast(Agent, AgentFactory(**agent_fields))
+    agent: Agent = AgentFactory(**agent_fields)
     api_key, key = api_key_create(agent=agent)
     return Actor(user=agent.owner, agent=agent, api_key=api_key, key=key)
 
