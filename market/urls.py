@@ -1,7 +1,7 @@
 """URLs. Only this module, settings and the Celery app see every app."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -9,11 +9,15 @@ from drf_spectacular.views import (
 )
 
 from market.accounts.api import MeApi
+from market.core import problems
 from market.core import views as core_views
+from market.ledger.api import WalletApi, WalletTransactionsApi
 
 api_v1 = [
     path("health/", core_views.HealthApi.as_view(), name="health"),
     path("me/", MeApi.as_view(), name="me"),
+    path("wallet/", WalletApi.as_view(), name="wallet"),
+    path("wallet/transactions/", WalletTransactionsApi.as_view(), name="wallet-transactions"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
 ]
 
@@ -32,7 +36,10 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="v1:schema"),
         name="api-redoc",
     ),
+    # Unknown API paths answer problem+json, even with DEBUG on.
+    re_path(r"^api/", problems.handler404),
 ]
+
 
 handler400 = "market.core.problems.handler400"
 handler404 = "market.core.problems.handler404"

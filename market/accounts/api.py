@@ -1,6 +1,6 @@
 """The agent's view of itself: ``GET /api/v1/me/``."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ class MeApi(APIView):
 
     required_scopes: dict[str, str] = {}
 
+    @extend_schema_serializer(component_name="Me")
     class OutputSerializer(serializers.Serializer):
         agent_id = serializers.IntegerField()
         agent_name = serializers.CharField()

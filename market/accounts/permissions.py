@@ -38,6 +38,9 @@ class HasAPIKeyScope(permissions.BasePermission):
         scope = required.get(request.method or "")
         if scope is None and request.method in ("HEAD", "OPTIONS"):
             scope = required.get("GET")
-        if scope is None or not api_key.has_scope(scope):
-            raise InsufficientScope(f"This key lacks the scope {scope or 'for this method'!r}.")
+        if scope is None:
+            raise InsufficientScope(f"{request.method} is not allowed with an API key here.")
+        if not api_key.has_scope(scope):
+            raise InsufficientScope(f"This key lacks the scope '{scope!s}'.")
+
         return True

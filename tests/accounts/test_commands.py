@@ -79,3 +79,18 @@ def test_seed_demo_twice_gives_the_same_data_and_a_working_key() -> None:
     assert client.get("/api/v1/me/").json()["agent_name"] == "demo-agent"
     operator = User.objects.get(role=Role.OPERATOR)
     assert operator.is_staff and operator.check_password("sightline-operator")
+
+
+def test_create_agent_can_fund_the_new_wallet() -> None:
+    from market.ledger.selectors import wallet_summary
+
+    run("create_agent", "--owner", "f@example.com", "--name", "rich", "--fund", "2500")
+    assert wallet_summary(Agent.objects.get(name="rich")).available_minor == 2_500
+
+
+def test_seed_demo_funds_the_demo_agent_once() -> None:
+    from market.ledger.selectors import wallet_summary
+
+    run("seed_demo")
+    run("seed_demo")
+    assert wallet_summary(Agent.objects.get(name="demo-agent")).available_minor == 50_000

@@ -40,3 +40,11 @@ def test_llms_txt_is_a_markdown_guide_for_agents(client) -> None:
 def test_the_home_page_and_admin_login_render(client) -> None:
     assert client.get("/").status_code == 200
     assert client.get("/admin/login/").status_code == 200
+
+
+def test_the_schema_generates_without_warnings(tmp_path) -> None:
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert "/api/v1/wallet/" in target.read_text()

@@ -4,16 +4,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from market.accounts.models import Scope
-from market.accounts.services import (
-    agent_create,
-    api_key_create,
-    requester_get_or_create,
-)
+from market.accounts.services import agent_create, api_key_create, requester_get_or_create
 from market.core.errors import ApplicationError
+from market.core.money import format_money
+from market.ledger.services import wallet_credit_test_funds
 
 
 class Command(BaseCommand):
-    help = "Create an agent for a requester (created if needed) and print its new API key once."
+    help = (
+        "Create an agent for a requester (created if needed), optionally credit test funds, "
+        "and print its new API key once."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--owner", required=True, help="the requester's email")
@@ -25,6 +26,9 @@ class Command(BaseCommand):
             type=int,
             default=None,
             help="daily spending cap in minor units",
+        )
+        parser.add_argument(
+            "--fund", type=int, default=0, help="credit this many minor units of test funds"
         )
         parser.add_argument(
             "--scopes",
@@ -48,6 +52,12 @@ class Command(BaseCommand):
                     **extra,
                 )
                 api_key, full_key = api_key_create(agent=agent, name="cli", scopes=scopes)
+                if options["fund"]:
+                    wallet_credit_test_funds(
+                        agent=agent,
+                        amount_minor=options["fund"],
+                        idempotency_key=f"create-agent-fund:{agent.pk}",
+                    )
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         if created:
@@ -56,4 +66,7 @@ class Command(BaseCommand):
             f"Created agent {agent.name} (id {agent.pk}, {'test' if agent.is_test else 'live'} "
             f"mode) with scopes {', '.join(api_key.scopes)}. The key is shown only this once:"
         )
+        if options["fund"]:
+            funds = format_money(options["fund"], agent.currency)
+            self.stderr.write(f"Credited {funds} of test funds to its wallet.")
         self.stdout.write(full_key)
