@@ -1,7 +1,7 @@
 """URLs. Only this module, settings and the Celery app see every app."""
 
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -13,12 +13,13 @@ from market.core import problems
 from market.core import views as core_views
 from market.ledger.api import WalletApi, WalletTransactionsApi
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("health/", core_views.HealthApi.as_view(), name="health"),
     path("me/", MeApi.as_view(), name="me"),
     path("wallet/", WalletApi.as_view(), name="wallet"),
     path("wallet/transactions/", WalletTransactionsApi.as_view(), name="wallet-transactions"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("", include("bounties.urls")),
 ]
 
 urlpatterns = [

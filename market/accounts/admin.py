@@ -42,7 +42,7 @@ class APIKeyInline(admin.TabularInline):
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = (
+    list_display: tuple[str, ...] = (
         "name",
         "owner",
         "status",

@@ -34,6 +34,10 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     display_name = models.CharField(max_length=100, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.WORKER)
+    is_test_worker = models.BooleanField(
+        default=False,
+        help_text="Sees only test-mode bounties (paid in test money), never live ones.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 class CursorPagination(pagination.CursorPagination):
     """Stable pages over changing data: newest first, ``?cursor=`` to continue."""
 
-    ordering = ("-created_at", "-id")
+    ordering: tuple[str, ...] = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200

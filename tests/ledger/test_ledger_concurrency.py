@@ -1,10 +1,6 @@
 """Real threads on PostgreSQL: concurrent postings neither double-pay nor overdraw."""
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from market.core.errors import ApplicationError
 from market.ledger.models import AccountKind, LedgerAccount, Transaction, TransactionKind
@@ -16,6 +12,7 @@ from market.ledger.services import (
     wallet_account,
     wallet_credit_test_funds,
 )
+from tests.concurrency import run_concurrently
 from tests.conftest import make_actor
 from tests.factories import UserFactory
 from tests.ledger.helpers import assert_books_are_right
@@ -23,34 +20,6 @@ from tests.ledger.helpers import assert_books_are_right
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 20
-
-
-def run_concurrently(work: Callable[[int], object]) -> tuple[list[object], list[BaseException]]:
-    """Run ``work(i)`` in THREADS threads released at the same instant; each has its own
-    database connection."""
-    barrier = threading.Barrier(THREADS)
-    results: list[object] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def target(index: int) -> None:
-        try:
-            barrier.wait()
-            result = work(index)
-            with lock:
-                results.append(result)
-        except BaseException as error:  # collected and asserted on by the test
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(index,)) for index in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results, errors
 
 
 def test_twenty_threads_releasing_the_same_slot_release_it_once() -> None:

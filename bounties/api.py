@@ -1,0 +1,339 @@
+"""The agents' REST API for bounties and their submissions (``/api/v1/``).
+
+Thin views: parse with an input serializer, call one service or selector, render with an
+output serializer. Amounts are integers in minor units.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from bounties.models import (
+    MAX_METADATA_BYTES,
+    MAX_QUANTITY,
+    MAX_RADIUS_M,
+    MIN_RADIUS_M,
+    Bounty,
+    BountyStatus,
+    Submission,
+    SubmissionStatus,
+)
+from bounties.selectors import (
+    bounties_for_agent,
+    bounties_near,
+    submissions_for_agent,
+    with_open_slots,
+)
+from bounties.services import BountySpec, bounty_cancel, bounty_create
+from market.accounts.models import Agent, Scope
+from market.core.api import CursorPagination
+from market.core.idempotency import idempotent
+
+MAX_PRICE_MINOR = 1_000_000
+
+
+def _agent(request: Request) -> Agent:
+    agent = request.user
+    assert isinstance(agent, Agent)
+    return agent
+
+
+@extend_schema_serializer(component_name="BountyCreate")
+class BountyInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+    verify = serializers.CharField(max_length=500, help_text="What the photo must show, in words.")
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    radius_m = serializers.IntegerField(min_value=MIN_RADIUS_M, max_value=MAX_RADIUS_M)
+    starts_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    ends_at = serializers.DateTimeField()
+    price = serializers.IntegerField(
+        min_value=1, max_value=MAX_PRICE_MINOR, help_text="Per accepted photo, in minor units."
+    )
+    currency = serializers.CharField(max_length=3)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    claim_ttl_seconds = serializers.IntegerField(min_value=60, max_value=86_400, default=1_800)
+    require_gps = serializers.BooleanField(default=True)
+    max_per_worker = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    auto_approve_after_seconds = serializers.IntegerField(
+        min_value=300, max_value=30 * 86_400, default=86_400
+    )
+    blur_faces = serializers.BooleanField(default=True)
+    metadata = serializers.JSONField(required=False, default=dict)
+
+    def validate_currency(self, value: str) -> str:
+        value = value.lower()
+        if value not in settings.SUPPORTED_CURRENCIES:
+            supported = ", ".join(settings.SUPPORTED_CURRENCIES)
+            raise serializers.ValidationError(f"Unknown currency; use one of {supported}.")
+        return value
+
+    def validate_metadata(self, value: Any) -> dict[str, Any]:
+        import json
+
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Metadata must be a JSON object.")
+        if len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+            raise serializers.ValidationError(
+                f"Metadata must be at most {MAX_METADATA_BYTES} bytes of JSON."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        now = timezone.now()
+        starts_at = attrs.setdefault("starts_at", now)
+        if attrs["ends_at"] <= starts_at:
+            raise serializers.ValidationError({"ends_at": "The window must end after it starts."})
+        if attrs["ends_at"] <= now:
+            raise serializers.ValidationError({"ends_at": "The window must end in the future."})
+        return attrs
+
+    def to_spec(self) -> BountySpec:
+        data = self.validated_data
+        return BountySpec(
+            title=data["title"],
+            instructions=data.get("instructions", ""),
+            verify=data["verify"],
+            lat=data["lat"],
+            lon=data["lon"],
+            radius_m=data["radius_m"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            price_minor=data["price"],
+            currency=data["currency"],
+            quantity=data["quantity"],
+            claim_ttl=timedelta(seconds=data["claim_ttl_seconds"]),
+            require_gps=data["require_gps"],
+            max_per_worker=data["max_per_worker"],
+            auto_approve_after=timedelta(seconds=data["auto_approve_after_seconds"]),
+            blur_faces=data["blur_faces"],
+            metadata=data["metadata"],
+        )
+
+
+@extend_schema_serializer(component_name="Bounty")
+class BountyOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=BountyStatus.choices)
+    title = serializers.CharField()
+    instructions = serializers.CharField()
+    verify = serializers.CharField()
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+    radius_m = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    price = serializers.IntegerField(source="price_minor")
+    fee = serializers.IntegerField(source="fee_minor")
+    currency = serializers.CharField()
+    quantity = serializers.IntegerField()
+    accepted = serializers.IntegerField(source="accepted_count")
+    open_slots = serializers.IntegerField()
+    claim_ttl_seconds = serializers.SerializerMethodField()
+    require_gps = serializers.BooleanField()
+    max_per_worker = serializers.IntegerField()
+    auto_approve_after_seconds = serializers.SerializerMethodField()
+    blur_faces = serializers.BooleanField()
+    metadata = serializers.JSONField()
+    test_mode = serializers.BooleanField(source="is_test")
+    created_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    distance_m = serializers.FloatField(required=False)
+
+    def get_claim_ttl_seconds(self, bounty: Bounty) -> int:
+        return int(bounty.claim_ttl.total_seconds())
+
+    def get_auto_approve_after_seconds(self, bounty: Bounty) -> int:
+        return int(bounty.auto_approve_after.total_seconds())
+
+
+class NearQuerySerializer(serializers.Serializer):
+    near = serializers.RegexField(
+        r"^\s*-?\d+(\.\d+)?\s*,\s*-?\d+(\.\d+)?\s*$",
+        required=False,
+        error_messages={"invalid": "Use near=lat,lon, e.g. near=51.5072,-0.1276."},
+    )
+    within_m = serializers.IntegerField(min_value=1, max_value=20_000_000, default=50_000)
+    status = serializers.ChoiceField(choices=BountyStatus.choices, required=False)
+    offset = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+    page_size = serializers.IntegerField(min_value=1, max_value=200, default=50)
+
+    def validate_near(self, value: str) -> tuple[float, float]:
+        lat, lon = (float(part) for part in value.split(","))
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise serializers.ValidationError("Latitude must be -90..90 and longitude -180..180.")
+        return lat, lon
+
+
+class BountyPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class BountiesApi(APIView):
+    required_scopes = {"GET": Scope.BOUNTIES_READ, "POST": Scope.BOUNTIES_WRITE}
+
+    @extend_schema(
+        operation_id="bounties_list",
+        parameters=[
+            OpenApiParameter("near", OpenApiTypes.STR, description="lat,lon: nearest first"),
+            OpenApiParameter("within_m", OpenApiTypes.INT),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=BountyStatus.values),
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="with near only"),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses=BountyOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        query = NearQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        agent = _agent(request)
+        if "near" not in params:
+            paginator = BountyPagination()
+            page = paginator.paginate_queryset(
+                bounties_for_agent(agent, status=params.get("status")), request, view=self
+            )
+            return paginator.get_paginated_response(
+                BountyOutputSerializer(with_open_slots(page or []), many=True).data
+            )
+        lat, lon = params["near"]
+        size, offset = params["page_size"], params["offset"]
+        nearby = bounties_near(
+            lat=lat, lon=lon, within_m=params["within_m"], agent=agent, test_mode=agent.is_test,
+            limit=size + 1, offset=offset,
+        )  # fmt: skip
+        rows = []
+        for item in nearby[:size]:
+            item.bounty.distance_m = round(item.distance_m, 1)  # type: ignore[attr-defined]
+            rows.append(item.bounty)
+        url = request.build_absolute_uri()
+        return Response(
+            {
+                "next": replace_query_param(url, "offset", offset + size)
+                if len(nearby) > size
+                else None,
+                "previous": replace_query_param(url, "offset", max(0, offset - size))
+                if offset
+                else None,
+                "results": BountyOutputSerializer(with_open_slots(rows), many=True).data,
+            }
+        )
+
+    @extend_schema(
+        operation_id="bounties_create",
+        request=BountyInputSerializer,
+        responses={201: BountyOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = BountyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bounty = bounty_create(agent=_agent(request), spec=serializer.to_spec())
+        [bounty] = with_open_slots([bounty])
+        return Response(BountyOutputSerializer(bounty).data, status=201)
+
+
+def _own_bounty(request: Request, bounty_id: int) -> Bounty:
+    return get_object_or_404(Bounty, pk=bounty_id, agent=_agent(request))
+
+
+class BountyApi(APIView):
+    required_scopes = {"GET": Scope.BOUNTIES_READ}
+
+    @extend_schema(operation_id="bounties_retrieve", responses=BountyOutputSerializer)
+    def get(self, request: Request, bounty_id: int) -> Response:
+        [bounty] = with_open_slots([_own_bounty(request, bounty_id)])
+        return Response(BountyOutputSerializer(bounty).data)
+
+
+class BountyCancelApi(APIView):
+    required_scopes = {"POST": Scope.BOUNTIES_WRITE}
+
+    @extend_schema(
+        operation_id="bounties_cancel",
+        request=None,
+        responses=BountyOutputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+    )
+    @idempotent
+    def post(self, request: Request, bounty_id: int) -> Response:
+        bounty = bounty_cancel(
+            bounty=_own_bounty(request, bounty_id), actor=f"agent:{_agent(request).pk}"
+        )
+        [bounty] = with_open_slots([bounty])
+        return Response(BountyOutputSerializer(bounty).data)
+
+
+@extend_schema_serializer(component_name="Submission")
+class SubmissionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    bounty = serializers.IntegerField(source="bounty_id")
+    status = serializers.ChoiceField(choices=SubmissionStatus.choices)
+    note = serializers.CharField()
+    captured_at = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    reasons = serializers.ListField(child=serializers.CharField())
+    location = serializers.SerializerMethodField()
+
+    def get_location(self, submission: Submission) -> dict[str, float | None] | None:
+        if submission.reported_lat is None or submission.reported_lon is None:
+            return None
+        return {
+            "lat": submission.reported_lat,
+            "lon": submission.reported_lon,
+            "accuracy_m": submission.reported_accuracy_m,
+        }
+
+
+class SubmissionQuerySerializer(serializers.Serializer):
+    bounty = serializers.IntegerField(min_value=1, required=False)
+    status = serializers.ChoiceField(choices=SubmissionStatus.choices, required=False)
+
+
+class SubmissionPagination(CursorPagination):
+    ordering = ("-received_at", "-id")
+
+
+class SubmissionsApi(APIView):
+    required_scopes = {"GET": Scope.BOUNTIES_READ}
+
+    @extend_schema(
+        operation_id="submissions_list",
+        parameters=[SubmissionQuerySerializer, OpenApiParameter("cursor", OpenApiTypes.STR)],
+        responses=SubmissionOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        query = SubmissionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        submissions: QuerySet[Submission] = submissions_for_agent(
+            _agent(request),
+            bounty_id=query.validated_data.get("bounty"),
+            status=query.validated_data.get("status"),
+        )
+        paginator = SubmissionPagination()
+        page = paginator.paginate_queryset(submissions, request, view=self)
+        return paginator.get_paginated_response(SubmissionOutputSerializer(page, many=True).data)
+
+
+class SubmissionApi(APIView):
+    required_scopes = {"GET": Scope.BOUNTIES_READ}
+
+    @extend_schema(operation_id="submissions_retrieve", responses=SubmissionOutputSerializer)
+    def get(self, request: Request, submission_id: int) -> Response:
+        submission = get_object_or_404(submissions_for_agent(_agent(request)), pk=submission_id)
+        return Response(SubmissionOutputSerializer(submission).data)

@@ -1,0 +1,284 @@
+"""Bounties, claims and submissions, with their state machines.
+
+Allowed transitions live beside each model (``*_TRANSITIONS``); services in
+``bounties/services.py`` are the only code that changes a status, each under a row lock and
+with an event row recording old, new, actor and reason.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from market.accounts.models import Agent
+
+MIN_RADIUS_M = 10
+MAX_RADIUS_M = 50_000
+MAX_QUANTITY = 1_000
+MAX_METADATA_BYTES = 8 * 1024
+DEFAULT_CLAIM_TTL = timedelta(minutes=30)
+DEFAULT_AUTO_APPROVE_AFTER = timedelta(hours=24)
+
+
+class BountyStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    FULFILLED = "fulfilled", "Fulfilled"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+BOUNTY_TRANSITIONS: dict[str, frozenset[str]] = {
+    BountyStatus.OPEN: frozenset(
+        {BountyStatus.FULFILLED, BountyStatus.EXPIRED, BountyStatus.CANCELLED}
+    ),
+    BountyStatus.FULFILLED: frozenset(),
+    BountyStatus.EXPIRED: frozenset(),
+    BountyStatus.CANCELLED: frozenset(),
+}
+
+
+class Bounty(models.Model):
+    """An agent's priced request for photos at a place and time."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="bounties")
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(max_length=5_000, blank=True)
+    verify = models.CharField(
+        max_length=500, help_text="What the photo must show, in words (read by the vision model)."
+    )
+    lat = models.FloatField()
+    lon = models.FloatField()
+    radius_m = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    price_minor = models.BigIntegerField(help_text="Paid to the worker per accepted submission.")
+    fee_minor = models.BigIntegerField(help_text="The platform's fee per accepted submission.")
+    currency = models.CharField(max_length=3)
+    quantity = models.PositiveIntegerField()
+    accepted_count = models.PositiveIntegerField(default=0)
+    claim_ttl = models.DurationField(default=DEFAULT_CLAIM_TTL)
+    require_gps = models.BooleanField(default=True)
+    max_per_worker = models.PositiveSmallIntegerField(default=1)
+    auto_approve_after = models.DurationField(default=DEFAULT_AUTO_APPROVE_AFTER)
+    blur_faces = models.BooleanField(default=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    is_test = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=16, choices=BountyStatus.choices, default=BountyStatus.OPEN
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "bounties"
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(lat__gte=-90, lat__lte=90), name="bounty_lat"),
+            models.CheckConstraint(condition=Q(lon__gte=-180, lon__lte=180), name="bounty_lon"),
+            models.CheckConstraint(
+                condition=Q(radius_m__gte=MIN_RADIUS_M, radius_m__lte=MAX_RADIUS_M),
+                name="bounty_radius",
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="bounty_window"),
+            models.CheckConstraint(condition=Q(price_minor__gt=0), name="bounty_price_positive"),
+            models.CheckConstraint(condition=Q(fee_minor__gte=0), name="bounty_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1, quantity__lte=MAX_QUANTITY), name="bounty_quantity"
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_count__lte=F("quantity")), name="bounty_accepted_le_quantity"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_per_worker__gte=1), name="bounty_max_per_worker"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=BountyStatus.OPEN) | Q(closed_at__isnull=False),
+                name="bounty_closed_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agent", "-created_at"], name="bounty_agent_created"),
+            models.Index(fields=["status", "ends_at"], name="bounty_status_ends"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def slot_cost_minor(self) -> int:
+        """What one slot holds in escrow: the worker's price plus the platform's fee."""
+        return self.price_minor + self.fee_minor
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == BountyStatus.OPEN
+
+
+class BountyEvent(models.Model):
+    """A transition of a bounty: the history is data."""
+
+    bounty = models.ForeignKey(Bounty, on_delete=models.PROTECT, related_name="events")
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    actor = models.CharField(max_length=100)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"bounty #{self.bounty_id}: {self.old_status or '-'} -> {self.new_status}"
+
+
+class ClaimStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUBMITTED = "submitted", "Submitted"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+
+
+CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
+    ClaimStatus.ACTIVE: frozenset(
+        {ClaimStatus.SUBMITTED, ClaimStatus.RELEASED, ClaimStatus.EXPIRED}
+    ),
+    ClaimStatus.SUBMITTED: frozenset(),
+    ClaimStatus.RELEASED: frozenset(),
+    ClaimStatus.EXPIRED: frozenset(),
+}
+
+
+class Claim(models.Model):
+    """A worker holding one slot of a bounty for ``claim_ttl`` while taking the photo."""
+
+    bounty = models.ForeignKey(Bounty, on_delete=models.PROTECT, related_name="claims")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="claims"
+    )
+    status = models.CharField(
+        max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=["bounty", "status"], name="claim_bounty_status"),
+            models.Index(fields=["status", "expires_at"], name="claim_status_expires"),
+        ]
+        constraints = [
+            # One live claim per worker and bounty; more slots are claimed one after another.
+            models.UniqueConstraint(
+                fields=["bounty", "worker"],
+                condition=Q(status="active"),
+                name="claim_one_active_per_worker",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"claim #{self.pk} on bounty #{self.bounty_id} by {self.worker_id}"
+
+
+class SubmissionStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    VERIFYING = "verifying", "Verifying"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    NEEDS_REVIEW = "needs_review", "Needs review"
+
+
+# Submissions in these states hold a slot until a verdict.
+AWAITING_VERDICT = (
+    SubmissionStatus.RECEIVED,
+    SubmissionStatus.VERIFYING,
+    SubmissionStatus.NEEDS_REVIEW,
+)
+
+AWAITING_DECISION_EXITS = frozenset(
+    {SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED, SubmissionStatus.NEEDS_REVIEW}
+)
+
+SUBMISSION_TRANSITIONS: dict[str, frozenset[str]] = {
+    SubmissionStatus.RECEIVED: frozenset({SubmissionStatus.VERIFYING, *AWAITING_DECISION_EXITS}),
+    SubmissionStatus.VERIFYING: AWAITING_DECISION_EXITS,
+    SubmissionStatus.NEEDS_REVIEW: frozenset(
+        {SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED}
+    ),
+    # A rejection may be appealed once, which sends it to the operators' review queue.
+    SubmissionStatus.REJECTED: frozenset({SubmissionStatus.NEEDS_REVIEW}),
+    SubmissionStatus.ACCEPTED: frozenset(),
+}
+
+
+def submission_upload_path(submission: "Submission", filename: str) -> str:
+    return f"submissions/originals/{submission.bounty_id}/{submission.upload_id}"
+
+
+class Submission(models.Model):
+    """A photo uploaded against a claim. The original never leaves the server."""
+
+    bounty = models.ForeignKey(Bounty, on_delete=models.PROTECT, related_name="submissions")
+    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="submission")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions"
+    )
+    upload_id = models.UUIDField(help_text="Chosen by the client: a retried upload reuses it.")
+    photo = models.FileField(upload_to=submission_upload_path, max_length=255)
+    photo_sha256 = models.CharField(max_length=64, db_index=True)
+    content_type = models.CharField(max_length=50)
+    size_bytes = models.PositiveIntegerField()
+    note = models.CharField(max_length=1_000, blank=True)
+    reported_lat = models.FloatField(null=True, blank=True)
+    reported_lon = models.FloatField(null=True, blank=True)
+    reported_accuracy_m = models.FloatField(null=True, blank=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SubmissionStatus.choices, default=SubmissionStatus.RECEIVED
+    )
+    reasons = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    appealed_at = models.DateTimeField(null=True, blank=True)
+    appeal_note = models.CharField(max_length=1_000, blank=True)
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "upload_id"], name="submission_upload_once"),
+            models.CheckConstraint(
+                condition=Q(reported_lat__isnull=True)
+                | Q(reported_lat__gte=-90, reported_lat__lte=90),
+                name="submission_reported_lat",
+            ),
+            models.CheckConstraint(
+                condition=Q(reported_lon__isnull=True)
+                | Q(reported_lon__gte=-180, reported_lon__lte=180),
+                name="submission_reported_lon",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["bounty", "status"], name="submission_bounty_status"),
+            models.Index(fields=["status", "received_at"], name="submission_status_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"submission #{self.pk} on bounty #{self.bounty_id}"
+
+
+class SubmissionEvent(models.Model):
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="events")
+    old_status = models.CharField(max_length=16, blank=True)
+    new_status = models.CharField(max_length=16)
+    actor = models.CharField(max_length=100)
+    reason = models.CharField(max_length=1_000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+
+    def __str__(self) -> str:
+        return f"submission #{self.submission_id}: {self.old_status or '-'} -> {self.new_status}"

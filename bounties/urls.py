@@ -1,0 +1,13 @@
+"""The bounties part of ``/api/v1/``."""
+
+from django.urls import path
+
+from bounties import api
+
+urlpatterns = [
+    path("bounties/", api.BountiesApi.as_view(), name="bounties"),
+    path("bounties/<int:bounty_id>/", api.BountyApi.as_view(), name="bounty"),
+    path("bounties/<int:bounty_id>/cancel/", api.BountyCancelApi.as_view(), name="bounty-cancel"),
+    path("submissions/", api.SubmissionsApi.as_view(), name="submissions"),
+    path("submissions/<int:submission_id>/", api.SubmissionApi.as_view(), name="submission"),
+]
