@@ -29,6 +29,7 @@ from bounties.models import (
     Submission,
     SubmissionStatus,
 )
+from bounties.models.webhooks import WEBHOOK_EVENT_TYPES, WebhookEndpoint
 from bounties.selectors import (
     bounties_for_agent,
     bounties_near,
@@ -36,6 +37,7 @@ from bounties.selectors import (
     with_open_slots,
 )
 from bounties.services import BountySpec, bounty_cancel, bounty_create
+from bounties.webhooks import webhook_endpoint_create, webhook_endpoint_disable
 from market.accounts.models import Agent, Scope
 from market.core.api import CursorPagination
 from market.core.idempotency import idempotent
@@ -337,3 +339,57 @@ class SubmissionApi(APIView):
     def get(self, request: Request, submission_id: int) -> Response:
         submission = get_object_or_404(submissions_for_agent(_agent(request)), pk=submission_id)
         return Response(SubmissionOutputSerializer(submission).data)
+
+
+@extend_schema_serializer(component_name="WebhookEndpoint")
+class WebhookEndpointOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    events = serializers.ListField(child=serializers.CharField())
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="WebhookEndpointCreated")
+class WebhookEndpointCreatedSerializer(WebhookEndpointOutputSerializer):
+    secret = serializers.CharField(help_text="Shown only now: verify signatures with it.")
+
+
+class WebhookEndpointInputSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES), required=False, default=list
+    )
+
+
+class WebhookEndpointsApi(APIView):
+    required_scopes = {"GET": Scope.BOUNTIES_READ, "POST": Scope.BOUNTIES_WRITE}
+
+    @extend_schema(
+        operation_id="webhook_endpoints_list", responses=WebhookEndpointOutputSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        endpoints = WebhookEndpoint.objects.filter(agent=_agent(request), is_active=True)
+        return Response({"results": WebhookEndpointOutputSerializer(endpoints, many=True).data})
+
+    @extend_schema(
+        operation_id="webhook_endpoints_create",
+        request=WebhookEndpointInputSerializer,
+        responses={201: WebhookEndpointCreatedSerializer},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = WebhookEndpointInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_create(agent=_agent(request), **serializer.validated_data)
+        return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=201)
+
+
+class WebhookEndpointApi(APIView):
+    required_scopes = {"DELETE": Scope.BOUNTIES_WRITE}
+
+    @extend_schema(operation_id="webhook_endpoints_destroy", responses={204: None})
+    def delete(self, request: Request, endpoint_id: int) -> Response:
+        endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id, agent=_agent(request))
+        webhook_endpoint_disable(endpoint=endpoint)
+        return Response(status=204)

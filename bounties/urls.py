@@ -10,4 +10,10 @@ urlpatterns = [
     path("bounties/<int:bounty_id>/cancel/", api.BountyCancelApi.as_view(), name="bounty-cancel"),
     path("submissions/", api.SubmissionsApi.as_view(), name="submissions"),
     path("submissions/<int:submission_id>/", api.SubmissionApi.as_view(), name="submission"),
+    path("webhook-endpoints/", api.WebhookEndpointsApi.as_view(), name="webhook-endpoints"),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/",
+        api.WebhookEndpointApi.as_view(),
+        name="webhook-endpoint",
+    ),
 ]

@@ -1,0 +1,249 @@
+"""Outgoing webhooks to agents: register endpoints, emit events, deliver with retries.
+
+Each delivery is signed: ``Sightline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+"<t>.<body>" with the endpoint's secret>``. A failed attempt is retried with exponential backoff
+(30 s doubling, at most an hour apart) until 24 hours after the event; every attempt is logged.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import random
+import secrets
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from bounties.models import (
+    WEBHOOK_EVENT_TYPES,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from market.accounts.models import Agent
+from market.core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Sightline-Signature"
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY_GAP = timedelta(hours=1)
+RETRY_FOR = timedelta(hours=24)
+SEND_LEASE = timedelta(seconds=60)  # a sender's claim on a delivery while it is being sent
+TIMEOUT_SECONDS = 10.0
+MAX_ENDPOINTS_PER_AGENT = 10
+
+
+def sign(*, secret: str, body: bytes, timestamp: int) -> str:
+    """The signature header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def _allow_private_hosts() -> bool:
+    return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_HOSTS", not settings.PRODUCTION))
+
+
+def _validate_url(url: str) -> str:
+    """Refuse URLs we must not call: non-HTTP(S), plain HTTP in production, and (in production)
+    hosts that resolve to private, loopback or link-local addresses (no SSRF into our network)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _url_error("Use an absolute http(s) URL.")
+    if settings.PRODUCTION and parts.scheme != "https":
+        raise _url_error("Webhook URLs must use https.")
+    if _allow_private_hosts():
+        return url
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+    except socket.gaierror as exc:
+        raise _url_error("The host does not resolve.") from exc
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%")[0])
+        if not ip.is_global:
+            raise _url_error("The host resolves to a private address.")
+    return url
+
+
+def _url_error(message: str) -> ApplicationError:
+    return ApplicationError(
+        "validation_error", f"The request has invalid fields: url. {message}",
+        extra={"errors": {"url": [message]}},
+    )  # fmt: skip
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *, agent: Agent, url: str, events: list[str] | None = None
+) -> WebhookEndpoint:
+    """Register an endpoint; its secret is returned on the row (show it once)."""
+    events = list(dict.fromkeys(events or []))
+    unknown = sorted(set(events) - set(WEBHOOK_EVENT_TYPES))
+    if unknown:
+        raise ApplicationError(
+            "validation_error", "The request has invalid fields: events.",
+            extra={"errors": {"events": [f"Unknown event types: {', '.join(unknown)}."]}},
+        )  # fmt: skip
+    if (
+        WebhookEndpoint.objects.filter(agent=agent, is_active=True).count()
+        >= MAX_ENDPOINTS_PER_AGENT
+    ):
+        raise ApplicationError(
+            "too_many_endpoints", f"An agent has at most {MAX_ENDPOINTS_PER_AGENT} endpoints."
+        )
+    return WebhookEndpoint.objects.create(
+        agent=agent, url=_validate_url(url), events=events, secret=f"whsec_{secrets.token_hex(24)}"
+    )
+
+
+@transaction.atomic
+def webhook_endpoint_disable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Stop sending to an endpoint (its delivery log stays). Disabling twice is harmless."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+    endpoint.is_active = False
+    return endpoint
+
+
+def webhook_event_emit(*, agent: Agent, event_type: str, data: dict[str, Any]) -> list[int]:
+    """Queue ``event_type`` for every endpoint of ``agent`` that wants it, inside the caller's
+    transaction (so an event exists exactly when the change it reports does); sending starts
+    after commit."""
+    assert event_type in WEBHOOK_EVENT_TYPES, event_type
+    endpoints = [e for e in WebhookEndpoint.objects.filter(agent=agent) if e.wants(event_type)]
+    if not endpoints:
+        return []
+    now = timezone.now()
+    event_id = uuid.uuid4()
+    payload = json.loads(
+        json.dumps(
+            {
+                "id": str(event_id),
+                "type": event_type,
+                "created": int(now.timestamp()),
+                "livemode": not agent.is_test,
+                "data": {"object": data},
+            },
+            cls=DjangoJSONEncoder,
+        )
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint, event_id=event_id, event_type=event_type, payload=payload,
+            next_attempt_at=now,
+        )
+        for endpoint in endpoints
+    )  # fmt: skip
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+def _enqueue(delivery_ids: list[int]) -> None:
+    from bounties.tasks import webhook_deliver
+
+    for delivery_id in delivery_ids:
+        webhook_deliver.delay(delivery_id)
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failure: 30 s doubling, capped at an hour, +-10%."""
+    base = min(FIRST_RETRY * (2 ** max(0, attempts - 1)), MAX_RETRY_GAP)
+    return base * random.uniform(0.9, 1.1)  # noqa: S311 (jitter, not security)
+
+
+def webhook_delivery_attempt(*, delivery_id: int, client: httpx.Client | None = None) -> str:
+    """Send one delivery if it is due, and record the attempt. Returns the delivery's status.
+
+    Safe to run concurrently and repeatedly: a sender first takes a short lease on the row
+    (compare-and-swap on ``next_attempt_at``), so only one sends at a time.
+    """
+    now = timezone.now()
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
+        return delivery.status
+    leased = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.PENDING, next_attempt_at=delivery.next_attempt_at
+    ).update(next_attempt_at=now + SEND_LEASE)
+    if not leased:
+        return delivery.status
+    endpoint = delivery.endpoint
+    if not endpoint.is_active:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.GAVE_UP)
+        return DeliveryStatus.GAVE_UP
+
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Sightline-Webhooks/1",
+        SIGNATURE_HEADER: sign(secret=endpoint.secret, body=body, timestamp=timestamp),
+        "Sightline-Event-Id": str(delivery.event_id),
+    }
+    status_code, error = None, ""
+    started = time.monotonic()
+    try:
+        http = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        try:
+            response = http.post(endpoint.url, content=body, headers=headers)
+        finally:
+            if client is None:
+                http.close()
+        status_code = response.status_code
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    duration_ms = int((time.monotonic() - started) * 1000)
+
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery, status_code=status_code, error=error, duration_ms=duration_ms
+        )
+        attempts = delivery.attempts + 1
+        if status_code is not None and 200 <= status_code < 300:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.SUCCEEDED, attempts=attempts, delivered_at=timezone.now()
+            )
+            return DeliveryStatus.SUCCEEDED
+        next_at = timezone.now() + backoff(attempts)
+        gave_up = next_at > delivery.created_at + RETRY_FOR
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            attempts=attempts,
+            next_attempt_at=next_at,
+            status=DeliveryStatus.GAVE_UP if gave_up else DeliveryStatus.PENDING,
+        )
+    outcome = "gave up" if gave_up else f"retry at {next_at:%H:%M:%S}"
+    logger.info(
+        "webhook %s to endpoint %s failed (%s); %s",
+        delivery.pk, endpoint.pk, status_code or error, outcome,
+    )  # fmt: skip
+    return DeliveryStatus.GAVE_UP if gave_up else DeliveryStatus.PENDING
+
+
+def webhook_deliveries_due() -> list[int]:
+    """Pending deliveries whose next attempt is due (for the beat sweeper)."""
+    return list(
+        WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()
+        ).values_list("pk", flat=True)[:1000]
+    )
+
+
+@transaction.atomic
+def webhook_delivery_retry_now(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """An operator's retry: make the delivery due now (a given-up one is tried again too)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.SUCCEEDED).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
+    )
+    delivery.refresh_from_db()
+    return delivery
