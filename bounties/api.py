@@ -9,11 +9,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -26,10 +34,12 @@ from bounties.models import (
     MIN_RADIUS_M,
     Bounty,
     BountyStatus,
+    Receipt,
     Submission,
     SubmissionStatus,
 )
 from bounties.models.webhooks import WEBHOOK_EVENT_TYPES, WebhookEndpoint
+from bounties.receipts import ALGORITHM, public_keys
 from bounties.selectors import (
     bounties_for_agent,
     bounties_near,
@@ -39,7 +49,8 @@ from bounties.selectors import (
 from bounties.services import BountySpec, bounty_cancel, bounty_create
 from bounties.webhooks import webhook_endpoint_create, webhook_endpoint_disable
 from market.accounts.models import Agent, Scope
-from market.core.api import CursorPagination
+from market.core.api import CursorPagination, paginated
+from market.core.errors import ApplicationError
 from market.core.idempotency import idempotent
 
 MAX_PRICE_MINOR = 1_000_000
@@ -196,7 +207,7 @@ class BountiesApi(APIView):
             OpenApiParameter("offset", OpenApiTypes.INT, description="with near only"),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
-        responses=BountyOutputSerializer(many=True),
+        responses=paginated("PaginatedBounties", BountyOutputSerializer),
     )
     def get(self, request: Request) -> Response:
         query = NearQuerySerializer(data=request.query_params)
@@ -290,7 +301,33 @@ class SubmissionOutputSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
     reasons = serializers.ListField(child=serializers.CharField())
+    checks = serializers.ListField(
+        child=inline_serializer(
+            "Check",
+            {
+                "name": serializers.CharField(),
+                "status": serializers.ChoiceField(choices=["passed", "failed", "skipped"]),
+                "score": serializers.FloatField(allow_null=True),
+                "reason": serializers.CharField(),
+            },
+        )
+    )
     location = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+    receipt_url = serializers.SerializerMethodField()
+
+    def _url(self, submission: Submission, name: str) -> str | None:
+        if submission.status != SubmissionStatus.ACCEPTED:
+            return None
+        request = self.context.get("request")
+        path = reverse(f"v1:{name}", args=[submission.pk])
+        return request.build_absolute_uri(path) if request else path
+
+    def get_photo_url(self, submission: Submission) -> str | None:
+        return self._url(submission, "submission-photo")
+
+    def get_receipt_url(self, submission: Submission) -> str | None:
+        return self._url(submission, "submission-receipt")
 
     def get_location(self, submission: Submission) -> dict[str, float | None] | None:
         if submission.reported_lat is None or submission.reported_lon is None:
@@ -317,7 +354,7 @@ class SubmissionsApi(APIView):
     @extend_schema(
         operation_id="submissions_list",
         parameters=[SubmissionQuerySerializer, OpenApiParameter("cursor", OpenApiTypes.STR)],
-        responses=SubmissionOutputSerializer(many=True),
+        responses=paginated("PaginatedSubmissions", SubmissionOutputSerializer),
     )
     def get(self, request: Request) -> Response:
         query = SubmissionQuerySerializer(data=request.query_params)
@@ -329,7 +366,9 @@ class SubmissionsApi(APIView):
         )
         paginator = SubmissionPagination()
         page = paginator.paginate_queryset(submissions, request, view=self)
-        return paginator.get_paginated_response(SubmissionOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            SubmissionOutputSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 class SubmissionApi(APIView):
@@ -338,7 +377,7 @@ class SubmissionApi(APIView):
     @extend_schema(operation_id="submissions_retrieve", responses=SubmissionOutputSerializer)
     def get(self, request: Request, submission_id: int) -> Response:
         submission = get_object_or_404(submissions_for_agent(_agent(request)), pk=submission_id)
-        return Response(SubmissionOutputSerializer(submission).data)
+        return Response(SubmissionOutputSerializer(submission, context={"request": request}).data)
 
 
 @extend_schema_serializer(component_name="WebhookEndpoint")
@@ -366,7 +405,10 @@ class WebhookEndpointsApi(APIView):
     required_scopes = {"GET": Scope.BOUNTIES_READ, "POST": Scope.BOUNTIES_WRITE}
 
     @extend_schema(
-        operation_id="webhook_endpoints_list", responses=WebhookEndpointOutputSerializer(many=True)
+        operation_id="webhook_endpoints_list",
+        responses=inline_serializer(
+            "WebhookEndpoints", {"results": WebhookEndpointOutputSerializer(many=True)}
+        ),
     )
     def get(self, request: Request) -> Response:
         endpoints = WebhookEndpoint.objects.filter(agent=_agent(request), is_active=True)
@@ -393,3 +435,78 @@ class WebhookEndpointApi(APIView):
         endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id, agent=_agent(request))
         webhook_endpoint_disable(endpoint=endpoint)
         return Response(status=204)
+
+
+@extend_schema_serializer(component_name="Receipt")
+class ReceiptOutputSerializer(serializers.Serializer):
+    receipt = serializers.JSONField(source="document")
+    signature = serializers.CharField(help_text="Ed25519 over the canonical JSON, base64")
+    key_id = serializers.CharField()
+    algorithm = serializers.SerializerMethodField()
+
+    def get_algorithm(self, receipt: Receipt) -> str:
+        return ALGORITHM
+
+
+def _accepted_submission(request: Request, submission_id: int) -> Submission:
+    submission = get_object_or_404(submissions_for_agent(_agent(request)), pk=submission_id)
+    if submission.status != SubmissionStatus.ACCEPTED:
+        raise ApplicationError(
+            "not_accepted",
+            f"The submission is {submission.status}: data is released once it is accepted.",
+            status=409,
+        )
+    return submission
+
+
+class SubmissionPhotoApi(APIView):
+    required_scopes = {"GET": Scope.BOUNTIES_READ}
+
+    @extend_schema(
+        operation_id="submissions_photo",
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request, submission_id: int) -> FileResponse:
+        submission = _accepted_submission(request, submission_id)
+        return FileResponse(
+            submission.delivered_photo.open("rb"),
+            content_type="image/jpeg",
+            as_attachment=False,
+            filename=f"submission-{submission.pk}.jpg",
+        )
+
+
+class SubmissionReceiptApi(APIView):
+    required_scopes = {"GET": Scope.BOUNTIES_READ}
+
+    @extend_schema(operation_id="submissions_receipt", responses=ReceiptOutputSerializer)
+    def get(self, request: Request, submission_id: int) -> Response:
+        submission = _accepted_submission(request, submission_id)
+        return Response(ReceiptOutputSerializer(submission.receipt).data)
+
+
+class PublicKeysApi(APIView):
+    """The keys that sign receipts. Public: anyone may verify a receipt."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="keys_list",
+        responses=inline_serializer(
+            "PublicKeys",
+            {
+                "keys": inline_serializer(
+                    "PublicKey",
+                    {
+                        "key_id": serializers.CharField(),
+                        "algorithm": serializers.CharField(),
+                        "public_key": serializers.CharField(help_text="raw 32 bytes, base64"),
+                    },
+                    many=True,
+                )
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"keys": public_keys()})

@@ -1,10 +1,12 @@
 """Periodic upkeep for bounties (scheduled by Celery beat)."""
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
-from bounties.services import bounties_expire_due, claims_expire_due
+from bounties.services import bounties_expire_due, checking, claims_expire_due
 from bounties.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from market.core.idempotency import idempotency_records_purge
 
@@ -37,3 +39,30 @@ def webhooks_send_due() -> None:
     outage included)."""
     for delivery_id in webhook_deliveries_due():
         webhook_deliver.delay(delivery_id)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    retry_backoff_max=120,
+    max_retries=5,
+)
+def submission_verify(self: Any, submission_id: int) -> None:
+    """Verify one submission (the ``verify`` queue, which GPU machines consume). Acknowledged
+    only when done, requeued if the worker dies; temporary database errors retry a bounded
+    number of times, after which the sweeper picks the submission up again."""
+    checking.submission_verify(submission_id=submission_id)
+
+
+@shared_task(ignore_result=True)
+def submissions_sweep() -> None:
+    """Beat: re-enqueue submissions stuck without a verdict, and auto-approve those that waited
+    for review longer than their bounty allows."""
+    for submission_id in checking.submissions_stuck():
+        submission_verify.delay(submission_id)
+    approved = checking.submissions_auto_approve_due()
+    if approved:
+        logger.info("auto-approved %s submissions", approved)

@@ -10,6 +10,17 @@ urlpatterns = [
     path("bounties/<int:bounty_id>/cancel/", api.BountyCancelApi.as_view(), name="bounty-cancel"),
     path("submissions/", api.SubmissionsApi.as_view(), name="submissions"),
     path("submissions/<int:submission_id>/", api.SubmissionApi.as_view(), name="submission"),
+    path(
+        "submissions/<int:submission_id>/photo/",
+        api.SubmissionPhotoApi.as_view(),
+        name="submission-photo",
+    ),
+    path(
+        "submissions/<int:submission_id>/receipt/",
+        api.SubmissionReceiptApi.as_view(),
+        name="submission-receipt",
+    ),
+    path("keys/", api.PublicKeysApi.as_view(), name="keys"),
     path("webhook-endpoints/", api.WebhookEndpointsApi.as_view(), name="webhook-endpoints"),
     path(
         "webhook-endpoints/<int:endpoint_id>/",

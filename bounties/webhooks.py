@@ -53,7 +53,7 @@ def sign(*, secret: str, body: bytes, timestamp: int) -> str:
 
 
 def _allow_private_hosts() -> bool:
-    return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_HOSTS", not settings.PRODUCTION))
+    return bool(settings.WEBHOOK_ALLOW_PRIVATE_HOSTS)
 
 
 def _validate_url(url: str) -> str:

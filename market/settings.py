@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -109,6 +110,7 @@ INSTALLED_APPS = [
     "market.core",
     "market.accounts",
     "market.ledger",
+    "market.payments",
     "bounties",
     "verification",
     "forecasting",
@@ -333,3 +335,65 @@ def _fee_basis_points(raw: str) -> int:
 
 PLATFORM_FEE_BPS = _fee_basis_points(env_str("PLATFORM_FEE_PERCENT", "10"))
 SUPPORTED_CURRENCIES = tuple(env_list("SUPPORTED_CURRENCIES", ["usd", "eur", "gbp"]))
+
+
+# --- Stripe ---------------------------------------------------------------------------------
+# Both keys empty (the embedded default) switches Stripe off: checkout is refused and payouts
+# wait, with the reason shown in the admin, until the keys are set and the sweep runs again.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+# Stripe signs events from connected accounts (payouts, account updates) with the secret of a
+# separate "Connect" endpoint; it may point at the same URL.
+STRIPE_CONNECT_WEBHOOK_SECRET = env_str("STRIPE_CONNECT_WEBHOOK_SECRET", "")
+if PRODUCTION and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are required in production"
+    )
+PAYOUT_MINIMUM_MINOR = env_int("PAYOUT_MINIMUM_MINOR", 1000, minimum=1)
+PAYOUT_SWEEP_SECONDS = env_int("PAYOUT_SWEEP_SECONDS", 24 * 60 * 60, minimum=60)
+CELERY_BEAT_SCHEDULE["payouts-sweep"] = {
+    "task": "market.payments.tasks.payouts_sweep",
+    "schedule": float(PAYOUT_SWEEP_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["reconcile-stripe"] = {
+    "task": "market.payments.tasks.reconcile_stripe",
+    "schedule": crontab(hour=3, minute=0),  # yesterday (UTC), once Stripe has settled it
+}
+
+# --- Bounties -------------------------------------------------------------------------------
+# Ed25519 seed (32 bytes, base64) that signs provenance receipts; generated into var/ in
+# development. Previous public keys (comma-separated base64) stay listed at /api/v1/keys/.
+RECEIPT_SIGNING_KEY = env_str("RECEIPT_SIGNING_KEY", "")
+if PRODUCTION and not RECEIPT_SIGNING_KEY:
+    raise ImproperlyConfigured("RECEIPT_SIGNING_KEY is required in production")
+RECEIPT_PREVIOUS_PUBLIC_KEYS = env_list("RECEIPT_PREVIOUS_PUBLIC_KEYS", [])
+# Outgoing webhooks may target private addresses only outside production (no SSRF).
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", not PRODUCTION)
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+CELERY_BEAT_SCHEDULE["bounties-expire-due"] = {
+    "task": "bounties.tasks.expire_due",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {
+    "task": "bounties.tasks.webhooks_send_due",
+    "schedule": 15.0,
+}
+CELERY_BEAT_SCHEDULE["idempotency-keys-purge"] = {
+    "task": "bounties.tasks.purge_idempotency_keys",
+    "schedule": 3600.0,
+}
+# Relevance model micro-batching, and what a missing model means for the verdict.
+VISION_MAX_BATCH = env_int("VISION_MAX_BATCH", 16, minimum=1)
+VISION_MAX_WAIT_MS = env_int("VISION_MAX_WAIT_MS", 20, minimum=0)
+VERIFY_ACCEPT_WITHOUT_RELEVANCE = env_bool("VERIFY_ACCEPT_WITHOUT_RELEVANCE", False)
+CELERY_BEAT_SCHEDULE["submissions-sweep"] = {
+    "task": "bounties.tasks.submissions_sweep",
+    "schedule": 60.0,
+}
+CELERY_TASK_ROUTES["bounties.tasks.submission_verify"] = {"queue": "verify"}
+
+# --- Website --------------------------------------------------------------------------------
+# Password reset mail: printed to the console unless a real backend is configured.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The map's tile server ({z}/{x}/{y} template); empty hides the map, the list stays.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")

@@ -12,6 +12,7 @@ from market.accounts.api import MeApi
 from market.core import problems
 from market.core import views as core_views
 from market.ledger.api import WalletApi, WalletTransactionsApi
+from market.payments import urls as payments_urls
 
 api_v1: list[URLPattern | URLResolver] = [
     path("health/", core_views.HealthApi.as_view(), name="health"),
@@ -25,7 +26,9 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("llms.txt", core_views.llms_txt, name="llms-txt"),
+    path("admin/dashboard/", include(payments_urls.dashboard_urls)),  # before admin/
     path("admin/", admin.site.urls),
+    path("", include(payments_urls)),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path(
         "api/docs/",

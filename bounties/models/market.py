@@ -240,6 +240,16 @@ class Submission(models.Model):
         max_length=16, choices=SubmissionStatus.choices, default=SubmissionStatus.RECEIVED
     )
     reasons = models.JSONField(default=list, blank=True)
+    checks = models.JSONField(
+        default=list, blank=True, help_text="Each check's name, status, score and reason."
+    )
+    facts = models.JSONField(
+        default=dict, blank=True, help_text="What verification read: EXIF GPS, size, model..."
+    )
+    delivered_photo = models.FileField(
+        upload_to="submissions/delivered/", blank=True, max_length=255
+    )
+    delivered_sha256 = models.CharField(max_length=64, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     appealed_at = models.DateTimeField(null=True, blank=True)
@@ -282,3 +292,16 @@ class SubmissionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"submission #{self.submission_id}: {self.old_status or '-'} -> {self.new_status}"
+
+
+class Receipt(models.Model):
+    """The signed provenance receipt of an accepted submission (see ``bounties.receipts``)."""
+
+    submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="receipt")
+    document = models.JSONField()
+    signature = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"receipt of submission #{self.submission_id}"

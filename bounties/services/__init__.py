@@ -9,6 +9,7 @@ claimed or awaiting a verdict. Publishing holds ``quantity`` slots; an acceptanc
 nobody is working on, and a verdict on a closed bounty refunds its slot if it was rejected.
 """
 
+from bounties.services import checking
 from bounties.services.bounties import (
     BountySpec,
     bounties_expire_due,
@@ -36,6 +37,7 @@ __all__ = [
     "bounty_cancel",
     "bounty_create",
     "bounty_expire",
+    "checking",
     "claim_create",
     "claim_release",
     "claims_expire_due",

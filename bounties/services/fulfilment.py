@@ -10,6 +10,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bounties.delivery import delivery_prepare
 from bounties.models import (
     CLAIM_TRANSITIONS,
     SUBMISSION_TRANSITIONS,
@@ -109,7 +110,7 @@ def claim_release(*, claim: Claim, worker: User) -> Claim:
     return _claim_transition(claim, ClaimStatus.RELEASED)
 
 
-def _submission_transition(
+def submission_transition(
     submission: Submission, new: SubmissionStatus, *, actor: str, reason: str = ""
 ) -> Submission:
     if new not in SUBMISSION_TRANSITIONS[submission.status]:
@@ -152,7 +153,7 @@ def submission_decide(
         raise ApplicationError("bounty_full", "Every slot of this bounty is filled", status=409)
     submission.reasons = reasons
     submission.save(update_fields=["reasons"])
-    _submission_transition(submission, target, actor=actor, reason="; ".join(reasons))
+    submission_transition(submission, target, actor=actor, reason="; ".join(reasons))
     webhook_event_emit(
         agent=bounty.agent,
         event_type="submission.accepted" if accept else "submission.rejected",
@@ -176,6 +177,7 @@ def submission_decide(
         )
         bounty.accepted_count += 1
         bounty.save(update_fields=["accepted_count", "updated_at"])
+        delivery_prepare(submission=submission)
         if bounty.is_open and bounty.accepted_count == bounty.quantity:
             old = bounty.status
             bounty.status, bounty.closed_at = BountyStatus.FULFILLED, timezone.now()
@@ -269,4 +271,11 @@ def submission_create(
         actor=f"user:{worker.pk}", reason="uploaded",
     )  # fmt: skip
     logger.info("submission %s received for bounty %s", submission.pk, bounty.pk)
+    transaction.on_commit(lambda: _enqueue_verification(submission.pk))
     return submission, True
+
+
+def _enqueue_verification(submission_id: int) -> None:
+    from bounties.tasks import submission_verify
+
+    submission_verify.delay(submission_id)

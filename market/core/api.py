@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from rest_framework import pagination
+from rest_framework import pagination, serializers
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -28,3 +28,17 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         api_key: Any = getattr(request, "auth", None)
         ident = f"key:{api_key.prefix}" if api_key is not None else f"ip:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def paginated(name: str, item: "type[serializers.Serializer]") -> "serializers.Serializer":
+    """The OpenAPI shape of a page: ``{"next", "previous", "results": [item, ...]}``."""
+    from drf_spectacular.utils import inline_serializer
+
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )

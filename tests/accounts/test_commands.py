@@ -4,7 +4,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from bounties.models import Bounty
 from market.accounts.models import Agent, APIKey, Role, User
+from market.ledger.models import LedgerAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +63,8 @@ def snapshot() -> dict:
         "users": sorted(User.objects.values_list("email", "role", "is_staff")),
         "agents": sorted(Agent.objects.values_list("owner__email", "name", "status")),
         "keys": sorted(APIKey.objects.values_list("prefix", "hashed_key", "scopes")),
+        "bounties": sorted(Bounty.objects.values_list("title", "status", "quantity", "lat")),
+        "ledger": sorted(LedgerAccount.objects.values_list("kind", "owner", "balance_minor")),
     }
 
 
@@ -77,6 +81,9 @@ def test_seed_demo_twice_gives_the_same_data_and_a_working_key() -> None:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert client.get("/api/v1/me/").json()["agent_name"] == "demo-agent"
+    assert len(first["bounties"]) == 4
+    nearby = client.get("/api/v1/bounties/", {"near": "43.4674,11.8851", "within_m": "5000"})
+    assert len(nearby.json()["results"]) == 4
     operator = User.objects.get(role=Role.OPERATOR)
     assert operator.is_staff and operator.check_password("sightline-operator")
 
@@ -93,4 +100,5 @@ def test_seed_demo_funds_the_demo_agent_once() -> None:
 
     run("seed_demo")
     run("seed_demo")
-    assert wallet_summary(Agent.objects.get(name="demo-agent")).available_minor == 50_000
+    wallet = wallet_summary(Agent.objects.get(name="demo-agent"))
+    assert wallet.available_minor + wallet.held_minor == 50_000 and wallet.held_minor == 4 * 5 * 440

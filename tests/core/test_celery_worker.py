@@ -28,6 +28,8 @@ def test_verification_tasks_are_routed_to_the_verify_queue() -> None:
 
     route = app.amqp.router.route({}, "verification.tasks.verify_submission")
     assert route["queue"].name == "verify"
+    route = app.amqp.router.route({}, "bounties.tasks.submission_verify")
+    assert route["queue"].name == "verify"
     assert (
         app.amqp.router.route({}, "market.core.tasks.worker_heartbeat")["queue"].name == "default"
     )

@@ -12,6 +12,9 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "sightline.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/sightline",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "STRIPE_SECRET_KEY": "sk_live_fake_key_for_the_settings_test",
+    "STRIPE_WEBHOOK_SECRET": "whsec_fake_secret_for_the_settings_test",
+    "RECEIPT_SIGNING_KEY": "bm90LWEtcmVhbC1rZXktanVzdC0zMi1ieXRlcy1sb24=",
 }
 
 

@@ -1,9 +1,13 @@
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
+from bounties.models import BountyStatus
+from bounties.services import BountySpec, bounty_create
 from market.accounts.models import Agent, Role, User
 from market.accounts.services import agent_create, api_key_ensure_demo, user_create
 from market.core.money import format_money
@@ -17,6 +21,13 @@ WORKER_EMAIL = "worker@sightline.local"
 WORKER_PASSWORD = "sightline-worker"  # noqa: S105 (development demo only)
 AGENT_NAME = "demo-agent"
 DEMO_FUNDS_MINOR = 50_000
+# Around Arezzo, where ../shared/photos/DSCN0010.jpg (and its neighbours) were taken.
+DEMO_BOUNTIES = [
+    ("Queue outside the bakery", "a queue of people outside a bakery", 43.467448, 11.885127, 150),
+    ("Is the market open?", "market stalls with goods and shoppers", 43.467082, 11.884538, 200),
+    ("Parking on Via Roma", "a street with parked cars", 43.4689, 11.8802, 300),
+    ("Crowd at the station", "people at a train station", 43.4628, 11.8784, 250),
+]
 
 
 def _user(email: str, role: Role, password: str | None, display_name: str) -> User:
@@ -48,6 +59,18 @@ class Command(BaseCommand):
                 idempotency_key=f"seed-demo-funds:{agent.pk}",
                 memo="demo funds",
             )
+            for title, verify, lat, lon, radius_m in DEMO_BOUNTIES:
+                if not agent.bounties.filter(title=title, status=BountyStatus.OPEN).exists():
+                    now = timezone.now()
+                    bounty_create(
+                        agent=agent,
+                        spec=BountySpec(
+                            title=title, verify=verify, lat=lat, lon=lon, radius_m=radius_m,
+                            starts_at=now, ends_at=now + timedelta(days=30), price_minor=400,
+                            currency=agent.currency, quantity=5,
+                            instructions="A demo bounty: any clear, fresh photo of the place.",
+                        ),
+                    )  # fmt: skip
             wallet = wallet_summary(agent)
         site = settings.SITE_URL
         self.stdout.write(
@@ -60,7 +83,8 @@ class Command(BaseCommand):
                     f"  Worker login:  {WORKER_EMAIL} / {WORKER_PASSWORD}",
                     f"  Demo agent API key ({AGENT_NAME}): {demo_key}",
                     f"  Demo agent wallet: {format_money(wallet.available_minor, wallet.currency)}"
-                    " available",
+                    f" available, {format_money(wallet.held_minor, wallet.currency)} held in "
+                    f"{agent.bounties.filter(status=BountyStatus.OPEN).count()} open bounties",
                     f'  Try: curl -H "Authorization: Bearer {demo_key}" {site}/api/v1/me/',
                 ]
             )

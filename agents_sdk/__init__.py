@@ -1,0 +1,55 @@
+"""Sightline's Python SDK: post photo bounties, wait for verified photos, check receipts.
+
+from agents_sdk import Sightline
+sl = Sightline()  # SIGHTLINE_API_KEY, SIGHTLINE_BASE_URL
+"""
+
+from agents_sdk._version import __version__
+from agents_sdk.client import Sightline
+from agents_sdk.errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    IdempotencyError,
+    InsufficientFunds,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    SightlineError,
+    SignatureVerificationError,
+    ValidationError,
+)
+from agents_sdk.models import (
+    Bounty,
+    Check,
+    Location,
+    PublicKey,
+    Receipt,
+    Submission,
+    Wallet,
+    WalletEntry,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "AuthenticationError",
+    "Bounty",
+    "Check",
+    "IdempotencyError",
+    "InsufficientFunds",
+    "Location",
+    "NotFound",
+    "PermissionDenied",
+    "PublicKey",
+    "RateLimited",
+    "Receipt",
+    "Sightline",
+    "SightlineError",
+    "SignatureVerificationError",
+    "Submission",
+    "ValidationError",
+    "Wallet",
+    "WalletEntry",
+    "__version__",
+]

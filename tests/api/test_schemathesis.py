@@ -1,0 +1,56 @@
+"""Property-based API testing from our own OpenAPI schema: schemathesis generates requests
+(valid and invalid) for every operation; none may answer 500 or break the documented schema."""
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from market.ledger.services import wallet_credit_test_funds
+from tests.bounties.helpers import funded_bounty, submit
+from tests.conftest import Actor
+from tests.factories import UserFactory
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection() -> Iterator[None]:
+    """Like Django's test client: requests served in-process must not close the connection that
+    holds the test's transaction."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def agent_with_data(owner: Actor) -> Actor:
+    """A funded agent with a bounty and a submission, so ids in generated requests can hit."""
+    wallet_credit_test_funds(agent=owner.agent, amount_minor=10_000_000, idempotency_key="f")
+    bounty = funded_bounty(owner.agent)
+    submit(bounty, UserFactory())
+    return owner
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_no_operation_answers_500_or_breaks_its_schema(case, agent_with_data: Actor) -> None:
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {agent_with_data.key}"},
+        checks=[not_a_server_error, response_schema_conformance],
+    )

@@ -1,0 +1,48 @@
+"""A real Celery worker (a separate process, fed through Redis) verifies a submission."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from bounties.models import Submission, SubmissionStatus
+from bounties.services import ReportedLocation, claim_create, submission_create
+from tests.bounties.helpers import funded_bounty
+from tests.bounties.photos import DSCN0010_GPS, photo_bytes, with_capture_time
+from tests.conftest import make_actor, wait_for
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.celery_worker]
+
+
+def upload(bounty, data: bytes) -> Submission:
+    worker = UserFactory()
+    submission, _ = submission_create(
+        claim=claim_create(bounty=bounty, worker=worker), worker=worker, upload_id=uuid.uuid4(),
+        content_type="image/jpeg", photo=SimpleUploadedFile("p.jpg", data, "image/jpeg"),
+        location=ReportedLocation(lat=DSCN0010_GPS[0], lon=DSCN0010_GPS[1], accuracy_m=15),
+    )  # fmt: skip
+    return submission
+
+
+def test_a_worker_process_verifies_submissions_end_to_end(celery_worker) -> None:
+    lat, lon = DSCN0010_GPS
+    bounty = funded_bounty(make_actor().agent, lat=lat, lon=lon, radius_m=100, quantity=3)
+    local = timezone.now().astimezone(timezone.get_fixed_timezone(120)) - timedelta(minutes=1)
+    good = upload(bounty, with_capture_time("DSCN0010.jpg", local))
+    broken = upload(bounty, photo_bytes("corrupted.jpg"))
+
+    def decided() -> bool:
+        statuses = dict(
+            Submission.objects.filter(pk__in=[good.pk, broken.pk]).values_list("pk", "status")
+        )
+        return statuses[good.pk] == SubmissionStatus.NEEDS_REVIEW and statuses[broken.pk] == (
+            SubmissionStatus.REJECTED
+        )
+
+    wait_for(decided, timeout=90)
+    good.refresh_from_db()
+    assert {check["name"] for check in good.checks} >= {"integrity", "location", "time"}
+    assert good.events.filter(actor="verification").exists()

@@ -1,0 +1,111 @@
+"""The SDK against the real server (pytest-django's live_server on PostgreSQL), not mocks."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from agents_sdk import InsufficientFunds, NotFound, PermissionDenied, Sightline, ValidationError
+from bounties.models import Bounty
+from bounties.services import submission_decide
+from market.accounts.models import Scope
+from market.accounts.services import api_key_create
+from market.ledger.selectors import wallet_summary
+from market.ledger.services import wallet_credit_test_funds
+from tests.bounties.helpers import submit
+from tests.conftest import Actor
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def no_verification(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests decide submissions themselves: the pipeline has its own tests, and a
+    synthetic test image would (rightly) fail its location and time checks."""
+    monkeypatch.setattr("bounties.services.fulfilment._enqueue_verification", lambda _: None)
+
+
+def bounty_fields(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "title": "Queue outside the bakery",
+        "instructions": "Across the street.",
+        "verify": "a queue of people outside a bakery",
+        "lat": 51.5072,
+        "lon": -0.1276,
+        "radius_m": 150,
+        "ends_at": datetime.now(UTC) + timedelta(hours=1),
+        "price": 400,
+        "currency": "usd",
+        "quantity": 2,
+    }
+    fields.update(overrides)
+    return fields
+
+
+def client(actor: Actor, live_server: Any) -> Sightline:
+    return Sightline(api_key=actor.key, base_url=live_server.url, sleep=lambda _: None)
+
+
+def test_the_whole_agent_flow(
+    owner: Actor, live_server: Any, tmp_path: Path, no_verification: None
+) -> None:
+    sl = client(owner, live_server)
+    with pytest.raises(InsufficientFunds):
+        sl.bounties.create(**bounty_fields())
+    wallet_credit_test_funds(agent=owner.agent, amount_minor=10_000, idempotency_key="f")
+
+    fields = bounty_fields(metadata={"store": 7})
+    bounty = sl.bounties.create(**fields, idempotency_key="post-1")
+    replay = sl.bounties.create(**fields, idempotency_key="post-1")
+    assert replay.id == bounty.id and Bounty.objects.count() == 1
+    assert bounty.status == "open" and bounty.open_slots == 2 and bounty.fee == 40
+    assert sl.wallet.get().held == 880
+
+    assert [b.id for b in sl.bounties.list(status="open")] == [bounty.id]
+    nearby = list(sl.bounties.list(near=(51.5072, -0.1276), within_m=1_000))
+    assert [b.id for b in nearby] == [bounty.id] and nearby[0].distance_m is not None
+    assert sl.bounties.get(bounty.id).title == "Queue outside the bakery"
+
+    accepted = submit(Bounty.objects.get(pk=bounty.id), UserFactory())
+    submission_decide(submission=accepted, accept=True, reasons=[], actor="test")
+    waited = list(sl.bounties.wait(bounty.id, timeout=5, poll_interval=0.1))
+    assert [s.id for s in waited] == [accepted.pk]
+
+    [listed] = sl.submissions.list(bounty=bounty.id, status="accepted")
+    assert listed.photo_url and listed.receipt_url
+    target = tmp_path / "photo.jpg"
+    sl.submissions.download(accepted.pk, target)
+    assert Image.open(target).format == "JPEG"
+    receipt = sl.submissions.receipt(accepted.pk)
+    assert receipt.verify()
+    assert (
+        receipt.receipt["photo"]["sha256"]
+        == Bounty.objects.get(pk=bounty.id).submissions.get().delivered_sha256
+    )
+
+    cancelled = sl.bounties.cancel(bounty.id)
+    assert cancelled.status == "cancelled"
+    # the one unfilled slot came back to the wallet
+    assert wallet_summary(owner.agent).available_minor == 10_000 - 440
+    assert sl.wallet.get().held == 0
+
+
+def test_typed_errors_from_the_real_server(owner: Actor, outsider: Actor, live_server: Any) -> None:
+    wallet_credit_test_funds(agent=owner.agent, amount_minor=10_000, idempotency_key="f")
+    sl = client(owner, live_server)
+    with pytest.raises(ValidationError) as invalid:
+        sl.bounties.create(**bounty_fields(lat=91, quantity=0))
+    assert {"lat", "quantity"} <= set(invalid.value.errors)
+    bounty = sl.bounties.create(**bounty_fields())
+    with pytest.raises(NotFound):
+        client(outsider, live_server).bounties.get(bounty.id)
+    _, read_only = api_key_create(agent=owner.agent, scopes=[Scope.BOUNTIES_READ])
+    owner.key = read_only
+    with pytest.raises(PermissionDenied):
+        client(owner, live_server).bounties.create(
+            **bounty_fields(), idempotency_key=str(uuid.uuid4())
+        )

@@ -1,0 +1,173 @@
+import io
+import random
+
+import pytest
+from PIL import Image
+
+from tests.verification.conftest import photo_bytes
+from tests.verification.corpus import COPY_KINDS, distinct_images
+from verification.checks import Status
+from verification.checks.duplicates import (
+    DuplicateRules,
+    Fingerprint,
+    MemoryDuplicateIndex,
+    band_probes,
+    check_duplicates,
+    fingerprint,
+    image_fingerprint,
+)
+from verification.fingerprints import DatabaseDuplicateIndex
+from verification.image import load_image
+from verification.models import PhotoFingerprint
+
+RULES = DuplicateRules()
+
+
+def fp_of(data: bytes) -> Fingerprint:
+    return fingerprint(data, load_image(data).image)
+
+
+def reencoded(data: bytes, scale: float = 0.6, quality: int = 70) -> bytes:
+    image = load_image(data).image
+    small = image.resize((round(image.width * scale), round(image.height * scale)))
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def flat(colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_it_catches_the_same_file_twice():
+    index = MemoryDuplicateIndex()
+    data = photo_bytes("DSCN0010.jpg")
+    assert check_duplicates(fp_of(data), index).status is Status.PASSED
+    index.add("submission:1", fp_of(data), RULES)
+    result = check_duplicates(fp_of(data), index)
+    assert result.status is Status.FAILED
+    assert result.reason == "This exact photo file has been submitted before."
+    assert result.details["matches"][0] == {
+        "reference": "submission:1",
+        "distance": 0,
+        "confirm_distance": 0,
+        "exact": True,
+    }
+
+
+def test_it_catches_a_resized_reencoded_copy_but_not_a_nearby_shot():
+    index = MemoryDuplicateIndex()
+    original = photo_bytes("DSCN0010.jpg")
+    index.add("submission:1", fp_of(original), RULES)
+    copy = check_duplicates(fp_of(reencoded(original)), index)
+    assert copy.status is Status.FAILED
+    assert copy.details["matches"][0]["exact"] is False
+    assert copy.details["matches"][0]["reference"] == "submission:1"
+    # DSCN0012: same camera, same street, 35 m away, a minute later: a different photo.
+    assert check_duplicates(fp_of(photo_bytes("DSCN0012.jpg")), index).passed
+
+
+def test_it_ignores_its_own_reference_on_a_retry():
+    index = MemoryDuplicateIndex()
+    fp = fp_of(photo_bytes("DSCN0010.jpg"))
+    index.add("submission:1", fp, RULES)
+    assert check_duplicates(fp, index, reference="submission:1").passed
+
+
+def test_plain_images_are_only_matched_exactly():
+    index = MemoryDuplicateIndex()
+    blue, other_blue = flat((40, 90, 200)), flat((42, 91, 198))
+    blue_fp, other_fp = fp_of(blue), fp_of(other_blue)
+    assert blue_fp.quality < RULES.min_quality
+    assert blue_fp.phash == other_fp.phash  # flat images collide
+    index.add("submission:1", blue_fp, RULES)
+    result = check_duplicates(other_fp, index)
+    assert result.status is Status.PASSED
+    assert result.details["near_duplicate_checked"] is False
+    assert check_duplicates(blue_fp, index).status is Status.FAILED  # the exact file still is
+
+
+def test_multi_index_hashing_finds_exactly_what_a_scan_finds():
+    rng = random.Random(3)
+    rules = DuplicateRules(max_distance=10, max_confirm_distance=64, min_quality=0)
+    index = MemoryDuplicateIndex()
+    stored = []
+    for number in range(3000):
+        base = rng.getrandbits(64)
+        fp = Fingerprint(f"{number:064x}", base, 0, 100)
+        stored.append(fp)
+        index.add(str(number), fp, rules)
+    for _ in range(300):
+        probe_base = rng.choice(stored).phash
+        for bit in rng.sample(range(64), rng.randint(0, 14)):
+            probe_base ^= 1 << bit
+        query = Fingerprint("none", probe_base, 0, 100)
+        expected = {
+            str(n) for n, fp in enumerate(stored) if (fp.phash ^ probe_base).bit_count() <= 10
+        }
+        assert {m.reference for m in index.find(query, rules)} == expected
+
+
+def test_band_probes_cover_the_radius():
+    probes = band_probes(0b1010, width=16, radius=2)
+    assert len(probes) == 1 + 16 + 120
+    assert len(set(probes)) == len(probes)
+    assert all((p ^ 0b1010).bit_count() <= 2 for p in probes)
+
+
+@pytest.mark.django_db
+def test_the_database_index_agrees_with_the_memory_index():
+    database, memory = DatabaseDuplicateIndex(), MemoryDuplicateIndex()
+    photos = ["DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg", "landscape_6.jpg"]
+    for number, name in enumerate(photos):
+        fp = fp_of(photo_bytes(name))
+        database.add(f"submission:{number}", fp, RULES)
+        memory.add(f"submission:{number}", fp, RULES)
+    database.add("submission:flat", fp_of(flat((10, 10, 10))), RULES)
+    row = PhotoFingerprint.objects.get(reference="submission:0")
+    assert Fingerprint.unsigned(row.phash) == fp_of(photo_bytes("DSCN0010.jpg")).phash
+    assert PhotoFingerprint.objects.get(reference="submission:flat").band0 is None
+    queries = [
+        photo_bytes("DSCN0010.jpg"),
+        reencoded(photo_bytes("DSCN0012.jpg")),
+        reencoded(photo_bytes("landscape_6.jpg"), scale=0.9),
+        photo_bytes("Canon_40D.jpg"),
+        flat((10, 10, 10)),
+    ]
+    for data in queries:
+        fp = fp_of(data)
+        assert database.find(fp, RULES) == memory.find(fp, RULES) or fp.quality < 30
+    assert [m.reference for m in database.find(fp_of(flat((10, 10, 10))), RULES)] == [
+        "submission:flat"
+    ]
+    assert database.find(fp_of(queries[1]), RULES)[0].reference == "submission:1"
+
+
+@pytest.mark.xfail(reason="false-match rate above 0.1%: being tuned (verification issue)")
+def test_it_catches_copies_and_avoids_false_matches_on_a_1k_corpus():
+    """The bench measures this on 10k photos; this keeps a fast guard on the rates.
+
+    The catch rate counts copies of photos textured enough to be compared (quality >=
+    min_quality): copies of a plain tile of sky are, by design, only caught byte for byte."""
+    images = distinct_images(1000, seed=11)
+    fingerprints = [image_fingerprint(image, sha256=str(n)) for n, image in enumerate(images)]
+    index = MemoryDuplicateIndex()
+    false_matches = 0
+    for number, fp in enumerate(fingerprints):
+        false_matches += bool(index.find(fp, RULES))
+        index.add(str(number), fp, RULES)
+    rng = random.Random(5)
+    caught = total = plain = 0
+    for number in rng.sample(range(len(images)), 150):
+        if fingerprints[number].quality < RULES.min_quality:
+            plain += 1
+            continue
+        for make_copy in COPY_KINDS.values():
+            copy = image_fingerprint(make_copy(images[number], rng), sha256="copy")
+            total += 1
+            caught += any(m.reference == str(number) for m in index.find(copy, RULES))
+    assert false_matches / len(images) <= 0.001
+    assert caught / total >= 0.95
+    assert plain / 150 < 0.15

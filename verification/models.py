@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class PhotoFingerprint(models.Model):
+    """One earlier photo's fingerprint, for duplicate search (see verification.checks.duplicates).
+
+    `phash` (the searched hash) and `dhash` (the confirming one) are 64-bit hashes stored as
+    signed BIGINTs; `band0..band3` are phash's four 16-bit bands (least significant first), NULL
+    when the photo is too plain (low quality) to be matched as a near copy.
+    """
+
+    reference = models.CharField(max_length=100, db_index=True)  # e.g. "submission:12"
+    sha256 = models.CharField(max_length=64, db_index=True)
+    phash = models.BigIntegerField()
+    dhash = models.BigIntegerField()
+    quality = models.PositiveSmallIntegerField()
+    band0 = models.IntegerField(null=True, db_index=True)
+    band1 = models.IntegerField(null=True, db_index=True)
+    band2 = models.IntegerField(null=True, db_index=True)
+    band3 = models.IntegerField(null=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quality__lte=100), name="photofingerprint_quality_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.sha256[:12]}"
