@@ -31,6 +31,7 @@ run: $(VENV)/.runtime
 ## services: make sure PostgreSQL and Redis are up (start or install them where possible)
 services:
 	scripts/ensure-services
+	scripts/ensure-browser
 
 ## test: the whole suite on PostgreSQL, with real Celery workers on Redis
 test: $(VENV)/.dev services

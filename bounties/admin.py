@@ -1,21 +1,31 @@
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from bounties.models import (
     Bounty,
     BountyEvent,
     Claim,
+    ReviewQueueItem,
     Submission,
     SubmissionEvent,
+    SubmissionStatus,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from bounties.services import submission_decide
 from bounties.tasks import webhook_deliver
 from bounties.webhooks import webhook_delivery_retry_now
+from market.core.errors import ApplicationError
 from market.core.money import format_money
 from market.ledger.models import AccountKind, LedgerAccount
 from market.ledger.services import escrow_owner
@@ -131,3 +141,101 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset:
             webhook_delivery_retry_now(delivery=delivery)
             webhook_deliver.delay(delivery.pk)
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    reason = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown to the worker; required to reject.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "reject" and not data.get("reason", "").strip():
+            self.add_error("reason", "Say why the photo is rejected: the worker will read it.")
+        return data
+
+
+@admin.register(ReviewQueueItem)
+class ReviewQueueAdmin(admin.ModelAdmin):
+    """The photo, every check and the worker's note; approve or reject with a reason."""
+
+    list_display = ("id", "bounty", "worker", "received_at", "appealed", "why")
+    list_select_related = ("bounty", "worker")
+    ordering = ("received_at",)
+    change_form_template = "admin/bounties/review_item.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReviewQueueItem]:
+        return super().get_queryset(request).filter(status=SubmissionStatus.NEEDS_REVIEW)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="appealed", boolean=True)
+    def appealed(self, item: ReviewQueueItem) -> bool:
+        return item.appealed_at is not None
+
+    @admin.display(description="why it is here")
+    def why(self, item: ReviewQueueItem) -> str:
+        return "; ".join(item.reasons)[:200]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:item_id>/photo/",
+                self.admin_site.admin_view(self.photo_view),
+                name="bounties_reviewqueueitem_photo",
+            ),
+            *super().get_urls(),
+        ]
+
+    def photo_view(self, request: HttpRequest, item_id: int) -> FileResponse:
+        """The original upload, for operators only (the admin_view wrapper checks staff)."""
+        item = get_object_or_404(Submission, pk=item_id)
+        return FileResponse(item.photo.open("rb"), content_type=item.content_type)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        item = get_object_or_404(
+            Submission.objects.select_related("bounty", "worker"), pk=object_id
+        )
+        form = ReviewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            accept = form.cleaned_data["decision"] == "accept"
+            reason = form.cleaned_data["reason"].strip()
+            try:
+                submission_decide(
+                    submission=item,
+                    accept=accept,
+                    reasons=[reason] if reason else ["Checked by a person."],
+                    actor=f"operator:{request.user.pk}",
+                )
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                verdict = "accepted" if accept else "rejected"
+                self.message_user(request, f"Submission #{item.pk} {verdict}.")
+                return redirect("admin:bounties_reviewqueueitem_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Review submission #{item.pk}",
+            "item": item,
+            "form": form,
+            "opts": self.model._meta,
+            "photo_url": reverse("admin:bounties_reviewqueueitem_photo", args=[item.pk]),
+            "is_pending": item.status == SubmissionStatus.NEEDS_REVIEW,
+        }
+        return TemplateResponse(request, self.change_form_template, context)

@@ -112,6 +112,8 @@ INSTALLED_APPS = [
     "market.ledger",
     "market.payments",
     "bounties",
+    "web",
+    "django_htmx",
     "verification",
     "forecasting",
 ]
@@ -124,6 +126,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -165,7 +168,8 @@ AUTH_PASSWORD_VALIDATORS = [
 if DJANGO_ENV == "test":
     # Hashing passwords for real costs ~0.2 s each: tests create hundreds of users.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "find"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -397,3 +401,9 @@ CELERY_TASK_ROUTES["bounties.tasks.submission_verify"] = {"queue": "verify"}
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 # The map's tile server ({z}/{x}/{y} template); empty hides the map, the list stays.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+
+# --- Forecasting ----------------------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["forecasting-collect-evidence"] = {
+    "task": "forecasting.tasks.collect_evidence",
+    "schedule": 60.0,
+}

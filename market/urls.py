@@ -21,10 +21,10 @@ api_v1: list[URLPattern | URLResolver] = [
     path("wallet/transactions/", WalletTransactionsApi.as_view(), name="wallet-transactions"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("", include("bounties.urls")),
+    path("", include("forecasting.urls")),
 ]
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
     path("llms.txt", core_views.llms_txt, name="llms-txt"),
     path("admin/dashboard/", include(payments_urls.dashboard_urls)),  # before admin/
     path("admin/", admin.site.urls),
@@ -42,6 +42,7 @@ urlpatterns = [
     ),
     # Unknown API paths answer problem+json, even with DEBUG on.
     re_path(r"^api/", problems.handler404),
+    path("", include("web.urls")),  # the website; last, so it shadows none of the above
 ]
 
 

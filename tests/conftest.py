@@ -94,8 +94,17 @@ def celery_via_broker() -> Iterator[None]:
 
 
 @pytest.fixture
+def celery_worker_env() -> dict[str, str]:
+    """Extra environment for the worker process (override in a test module)."""
+    return {}
+
+
+@pytest.fixture
 def celery_worker(
-    transactional_db: None, celery_via_broker: None, tmp_path: Path
+    transactional_db: None,
+    celery_via_broker: None,
+    tmp_path: Path,
+    celery_worker_env: dict[str, str],
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process consuming both queues from Redis, on the test database.
 
@@ -115,6 +124,7 @@ def celery_worker(
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        **celery_worker_env,
     }
     log_path = tmp_path / "celery-worker.log"
     with log_path.open("wb") as log:

@@ -9,6 +9,7 @@ scored against the bounty's text versus generic negatives as a softmax probabili
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,8 @@ class VisionModel:
         self.negatives = tuple(negatives)
         self._lock = threading.Lock()
         self._text_cache: dict[str, torch.Tensor] = {}
-        self.forward_passes = 0
+        self.forward_passes = 0  # image forward passes, and the seconds spent in them (metrics)
+        self.forward_seconds = 0.0
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> VisionModel:
@@ -87,8 +89,10 @@ class VisionModel:
             images=[image.convert("RGB") for image in images], return_tensors="pt"
         )["pixel_values"].to(self.device, self.dtype)
         with self._lock:
-            self.forward_passes += 1
+            started = time.perf_counter()
             features = _features(self.model.get_image_features(pixel_values=pixels))
+            self.forward_passes += 1
+            self.forward_seconds += time.perf_counter() - started
         return torch.nn.functional.normalize(features.float(), dim=-1)
 
     @torch.inference_mode()

@@ -7,7 +7,7 @@ provenance). An integrity failure short-circuits: the other checks come back ski
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,10 @@ class PipelineResult:
     image: LoadedImage | None = None
 
     def result(self, name: str) -> CheckResult:
-        return next(result for result in self.results if result.name == name)
+        for result in self.results:
+            if result.name == name:
+                return result
+        raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,39 +168,43 @@ def run_all_checks(
     scorer: Scorer | None = None,
     safety_classifier: Classifier | None = None,
     settings: CheckSettings | None = None,
+    fast: PipelineResult | None = None,
 ) -> PipelineResult:
     """The fast checks, then relevance (through `scorer`, usually a batched
-    `verification.model.RelevanceScorer`; None skips it), safety and provenance."""
+    `verification.model.RelevanceScorer`; None skips it), safety and provenance.
+
+    Pass the `run_fast_checks` result of the same photo as `fast` to reuse its results and
+    decoded image instead of running the fast checks again (`index` and `record` are then
+    unused)."""
     settings = settings or CheckSettings()
     data = _read(data, path)
-    fast = run_fast_checks(
-        target=target,
-        received_at=received_at,
-        data=data,
-        reported=reported,
-        reported_accuracy_m=reported_accuracy_m,
-        index=index,
-        reference=reference,
-        record=record,
-        settings=settings,
-    )
+    if fast is None:
+        fast = run_fast_checks(
+            target=target,
+            received_at=received_at,
+            data=data,
+            reported=reported,
+            reported_accuracy_m=reported_accuracy_m,
+            index=index,
+            reference=reference,
+            record=record,
+            settings=settings,
+        )
+    results = [result for result in fast.results if result.name not in MODEL_CHECKS]
     loaded, facts = fast.image, fast.facts
     if loaded is None or facts is None:
         reason = "Skipped: the file is not a readable photo."
-        fast.results.extend(skipped(name, reason) for name in MODEL_CHECKS)
-        return fast
+        results.extend(skipped(name, reason) for name in MODEL_CHECKS)
+        return PipelineResult(results, None)
     relevance, embedding = check_relevance(
         loaded.image, target.verify_text, scorer, rules=settings.relevance
     )
-    fast.results.extend(
-        [
-            relevance,
-            check_safety(loaded.image, safety_classifier, rules=settings.safety),
-            check_provenance(data, loaded.mime_type),
-        ]
-    )
-    fast.facts = Facts(**{**facts.__dict__, "embedding": embedding})
-    return fast
+    results += [
+        relevance,
+        check_safety(loaded.image, safety_classifier, rules=settings.safety),
+        check_provenance(data, loaded.mime_type),
+    ]
+    return PipelineResult(results, replace(facts, embedding=embedding), loaded)
 
 
 def _read(data: bytes | None, path: str | Path | None) -> bytes:

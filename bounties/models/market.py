@@ -250,6 +250,9 @@ class Submission(models.Model):
         upload_to="submissions/delivered/", blank=True, max_length=255
     )
     delivered_sha256 = models.CharField(max_length=64, blank=True)
+    embedding = models.JSONField(
+        null=True, blank=True, help_text="The vision model's image embedding (for forecasting)."
+    )
     received_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     appealed_at = models.DateTimeField(null=True, blank=True)
@@ -305,3 +308,13 @@ class Receipt(models.Model):
 
     def __str__(self) -> str:
         return f"receipt of submission #{self.submission_id}"
+
+
+class ReviewQueueItem(Submission):
+    """Submissions waiting for a person (uncertain checks, new workers, appeals): the operators'
+    review queue in the admin."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "submission to review"
+        verbose_name_plural = "review queue"

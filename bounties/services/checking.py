@@ -89,10 +89,11 @@ def worker_standing(submission: Submission) -> tuple[float | None, int]:
 
 def _store(submission: Submission, result: PipelineResult) -> None:
     facts = result.facts.to_dict() if result.facts else {}
-    facts.pop("embedding", None)  # kept apart: large, and not for the worker's page
+    embedding = facts.pop("embedding", None)  # kept apart: large, and not for the worker's page
     Submission.objects.filter(pk=submission.pk).update(
         checks=[_public(check) for check in result.results],
         facts=facts,
+        embedding=embedding,
         captured_at=result.facts.captured_at if result.facts else None,
     )
 
@@ -133,7 +134,11 @@ def submission_verify(*, submission_id: int) -> Submission:
     verdict = decide(fast.results, reputation=standing, history_count=history)
     if verdict.decision != Decision.REJECTED:
         full = run_all_checks(
-            **common, record=False, scorer=_scorer(), safety_classifier=_safety_classifier()
+            **common,
+            record=False,
+            scorer=_scorer(),
+            safety_classifier=_safety_classifier(),
+            fast=fast,  # reuse the decoded image and the fast results
         )
         _store(submission, full)
         verdict = decide(

@@ -1,10 +1,9 @@
-"""The landing page, the agents' guide (/llms.txt) and the health endpoint."""
+"""The agents' guide (/llms.txt) and the health endpoint."""
 
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.template.loader import render_to_string
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -14,10 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from market.core.selectors import system_health
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
 
 
 def llms_txt(request: HttpRequest) -> HttpResponse:

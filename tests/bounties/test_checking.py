@@ -81,23 +81,23 @@ def test_a_photo_from_elsewhere_is_rejected_and_the_slot_reopens(
     assert claim_create(bounty=far, worker=UserFactory())  # the slot is open again
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "corrupted.jpg",
-        pytest.param(
-            "image00971.jpg",
-            marks=pytest.mark.xfail(reason="decodes although invalid: in progress (verification)"),
-        ),
-    ],
-)
-def test_broken_files_are_rejected_never_crash(
-    bounty, name: str, django_capture_on_commit_callbacks: Any
+def test_a_damaged_file_is_rejected_never_crashes(
+    bounty, django_capture_on_commit_callbacks: Any
 ) -> None:
-    submission = upload(bounty, photo_bytes(name), django_capture_on_commit_callbacks)
+    submission = upload(bounty, photo_bytes("corrupted.jpg"), django_capture_on_commit_callbacks)
     assert submission.status == SubmissionStatus.REJECTED
     assert checks(submission)["integrity"] == "failed"
-    assert submission.reasons
+    assert any("damaged" in reason for reason in submission.reasons)
+
+
+def test_a_photo_without_metadata_is_rejected_with_reasons(
+    bounty, django_capture_on_commit_callbacks: Any
+) -> None:
+    # image00971.jpg decodes; what it lacks is EXIF: no GPS position, no capture time.
+    submission = upload(bounty, photo_bytes("image00971.jpg"), django_capture_on_commit_callbacks)
+    assert submission.status == SubmissionStatus.REJECTED
+    assert checks(submission)["location"] == checks(submission)["time"] == "failed"
+    assert len(submission.reasons) == 2
 
 
 def test_the_same_photo_twice_is_a_duplicate(

@@ -41,13 +41,18 @@ _WORDS = [
 ]
 
 
-def photo_tiles(sides: tuple[int, ...] = (256, 160)) -> Iterator[Image.Image]:
-    """Non-overlapping tiles of the real photos at a few scales, each also mirrored, flipped
+# Tile side in pixels -> tiles across a big photo's short side. The grids must not line up
+# (6 x 256 and 9 x 160, not 6 x 160): aligned grids make one tile a resized copy of another.
+TILE_GRIDS = {256: 6, 160: 9}
+
+
+def photo_tiles() -> Iterator[Image.Image]:
+    """Non-overlapping tiles of the real photos at two scales, each also mirrored, flipped
     and turned (distinct pictures to a perceptual hash)."""
     for name in TILE_SOURCES:
         photo = load_image((PHOTOS / name).read_bytes()).image
-        for side in sides:
-            scale = max(1.0, min(photo.size) / (side * 6))  # big photos: fewer, wider tiles
+        for side, across in TILE_GRIDS.items():
+            scale = max(1.0, min(photo.size) / (side * across))  # big photos: wider tiles
             scaled = photo.resize((round(photo.width / scale), round(photo.height / scale)))
             for top in range(0, scaled.height - side + 1, side):
                 for left in range(0, scaled.width - side + 1, side):

@@ -169,3 +169,11 @@ def test_the_delivery_copy_blurs_faces():
     after = np.asarray(copy, dtype=float)[y : y + h, x : x + w]
     detail = lambda a: np.abs(np.diff(a, axis=1)).mean()  # noqa: E731
     assert detail(after) < detail(before) / 3
+
+
+@pytest.mark.parametrize(("fmt", "mime_type"), [("PNG", MIME_PNG), ("WEBP", MIME_WEBP)])
+def test_it_loads_png_and_webp(fmt, mime_type):
+    loaded = load_image(encoded(Image.effect_noise((120, 90), 40).convert("RGB"), fmt))
+    assert loaded.mime_type == mime_type
+    assert (loaded.width, loaded.height) == (120, 90)
+    assert loaded.metadata.gps is None

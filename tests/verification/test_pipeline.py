@@ -170,3 +170,14 @@ def test_settings_are_configurable(now, target, fresh_dscn0010):
     strict = CheckSettings(time=CheckSettings().time.__class__(max_age_at_upload=timedelta(0)))
     result = run_fast_checks(data=fresh_dscn0010, target=target, received_at=now, settings=strict)
     assert result.result(CheckName.TIME).status is Status.FAILED
+
+
+def test_run_all_checks_can_reuse_the_fast_results(now, target, fresh_dscn0010, scorer):
+    index = MemoryDuplicateIndex()
+    common = {"data": fresh_dscn0010, "target": target, "received_at": now}
+    fast = run_fast_checks(**common, index=index, reference="submission:1")
+    full = run_all_checks(**common, fast=fast, scorer=scorer)
+    assert [check.name for check in full.results] == [*FAST_CHECKS, *MODEL_CHECKS]
+    assert full.results[: len(FAST_CHECKS)] == fast.results
+    assert len(index) == 1  # not recorded twice
+    assert [check.name for check in fast.results] == list(FAST_CHECKS)  # left as it was

@@ -4,9 +4,8 @@ cropped as any earlier photo.
 Near copies: a 64-bit perceptual hash (pHash, DCT-based) within `max_distance` bits finds the
 candidates; a second, independent 64-bit hash (dHash, gradient-based) within
 `max_confirm_distance` bits confirms them. Unrelated photos meet pHash alone at distance <= 10
-about once per few hundred thousand pairs (real hashes are far from uniform), which at 10k
-photos is a false match for ~0.5% of them; requiring both hashes brought false pairs to zero
-in the bench while keeping >99% of textured copies (bench/README.md).
+often enough (real hashes are far from uniform) that at 10k photos ~1% of them match an
+unrelated earlier one; requiring both hashes brings that under 0.1% (bench/README.md).
 
 Lookups go through a multi-index hash (Norouzi et al., "Fast search in Hamming space with
 multi-index hashing"): the pHash is split into `bands` equal bands; two hashes within distance
@@ -20,13 +19,17 @@ nothing: a PDQ-style quality score (gradient energy of a 64x64 luminance thumbna
 below `min_quality` turns near-copy matching off for that photo in both directions: it is not
 searched for and not indexed for near matches. Exact SHA-256 matches apply to every photo.
 PDQ discards hashes below 50 on this metric; the dHash confirmation lets us go down to 30.
+Lowering the gate to 20 (with dHash <= 11) catches more copies of plain photos, but copies of
+barely-textured photos are exactly where hashes are unstable; bench/README.md has the
+trade-off measured on the 10k corpus.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 from typing import Protocol
@@ -161,50 +164,120 @@ class DuplicateIndex(Protocol):
 
 
 class MemoryDuplicateIndex:
-    """Multi-index hashing in dictionaries: for tests, benchmarks and single-process use."""
+    """Multi-index hashing in memory, for tests, benchmarks and single-process use.
 
-    def __init__(self, *, bands: int = DEFAULT_BANDS) -> None:
-        if HASH_BITS % bands:
-            raise ValueError("bands must divide 64")
+    All bands live in one numpy column of entries sorted by key (band number, band value), with
+    an offsets array from every possible key to its run of entries (CSR): a lookup gathers the
+    runs of every probe key of every band in a few vectorised steps, so its cost follows the
+    number of candidates, not the number of stored photos. New entries wait in a small unsorted
+    buffer (checked by brute force) and are merged every `merge_every` additions.
+    Thread-safe: one lock around reads and writes.
+    """
+
+    def __init__(self, *, bands: int = DEFAULT_BANDS, merge_every: int = 2048) -> None:
+        if HASH_BITS % bands or HASH_BITS // bands > 16:
+            raise ValueError("bands must divide 64 into bands of at most 16 bits")
         self.bands = bands
         self._width = HASH_BITS // bands
+        self._merge_every = merge_every
+        self._lock = threading.Lock()
         self._references: list[str] = []
-        self._hashes: list[tuple[int, int]] = []
         self._by_sha: dict[str, list[int]] = {}
-        self._tables: list[dict[int, list[int]]] = [{} for _ in range(bands)]
+        self._phash = np.zeros(1024, dtype=np.uint64)
+        self._dhash = np.zeros(1024, dtype=np.uint64)
+        self._pending: list[int] = []  # near-searchable entries not yet in the sorted columns
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._key_entries = np.zeros(0, dtype=np.int64)  # sorted by (band << width) | value
+        self._offsets = np.zeros((bands << self._width) + 1, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._references)
 
     def add(self, reference: str, fp: Fingerprint, rules: DuplicateRules) -> None:
-        entry = len(self._references)
-        self._references.append(reference)
-        self._hashes.append((fp.phash, fp.dhash))
-        self._by_sha.setdefault(fp.sha256, []).append(entry)
-        if fp.quality >= rules.min_quality:
-            for table, value in zip(self._tables, band_values(fp.phash, self.bands), strict=True):
-                table.setdefault(value, []).append(entry)
+        with self._lock:
+            self._append(reference, fp, rules)
+            if len(self._pending) >= self._merge_every:
+                self._merge()
 
     def add_many(self, items: Iterable[tuple[str, Fingerprint]], rules: DuplicateRules) -> None:
-        for reference, fp in items:
-            self.add(reference, fp, rules)
+        with self._lock:
+            for reference, fp in items:
+                self._append(reference, fp, rules)
+            self._merge()
+
+    def _append(self, reference: str, fp: Fingerprint, rules: DuplicateRules) -> None:
+        entry = len(self._references)
+        if entry == len(self._phash):
+            self._phash = np.concatenate([self._phash, np.zeros_like(self._phash)])
+            self._dhash = np.concatenate([self._dhash, np.zeros_like(self._dhash)])
+        self._phash[entry] = fp.phash
+        self._dhash[entry] = fp.dhash
+        self._references.append(reference)
+        self._by_sha.setdefault(fp.sha256, []).append(entry)
+        if fp.quality >= rules.min_quality:
+            self._pending.append(entry)
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        entries = np.asarray(self._pending, dtype=np.int64)
+        mask = np.uint64((1 << self._width) - 1)
+        keys = [
+            (np.int64(band) << self._width)
+            | ((self._phash[entries] >> np.uint64(self._width * band)) & mask).astype(np.int64)
+            for band in range(self.bands)
+        ]
+        all_keys = np.concatenate([self._keys, *keys])
+        all_entries = np.concatenate([self._key_entries, *([entries] * self.bands)])
+        order = np.argsort(all_keys, kind="stable")
+        self._keys, self._key_entries = all_keys[order], all_entries[order]
+        self._offsets = np.searchsorted(self._keys, np.arange(len(self._offsets)), side="left")
+        self._pending = []
 
     def find(self, fp: Fingerprint, rules: DuplicateRules) -> list[DuplicateMatch]:
-        matches = {
-            entry: DuplicateMatch(self._references[entry], 0, exact=True)
-            for entry in self._by_sha.get(fp.sha256, [])
-        }
-        if fp.quality >= rules.min_quality:
-            radius = probe_radius(rules.max_distance, self.bands)
-            candidates: set[int] = set()
-            for table, value in zip(self._tables, band_values(fp.phash, self.bands), strict=True):
-                for probe in band_probes(value, width=self._width, radius=radius):
-                    candidates.update(table.get(probe, ()))
-            for entry in candidates - matches.keys():
-                near = rules.near_match(fp, *self._hashes[entry])
-                if near is not None:
-                    matches[entry] = replace(near, reference=self._references[entry])
-        return sort_matches(matches.values())
+        with self._lock:
+            matches = {
+                entry: DuplicateMatch(self._references[entry], 0, exact=True)
+                for entry in self._by_sha.get(fp.sha256, [])
+            }
+            if fp.quality < rules.min_quality:
+                return sort_matches(matches.values())
+            masks = _flip_masks_array(self._width, probe_radius(rules.max_distance, self.bands))
+            probes = np.concatenate(
+                [
+                    (np.int64(band) << self._width) | (np.int64(value) ^ masks)
+                    for band, value in enumerate(band_values(fp.phash, self.bands))
+                ]
+            )
+            left = self._offsets[probes]
+            lengths = self._offsets[probes + 1] - left
+            # Every position of every matching run, without a Python loop over the runs.
+            starts = np.repeat(left - (np.cumsum(lengths) - lengths), lengths)
+            positions = starts + np.arange(int(lengths.sum()))
+            candidates = [np.asarray(self._pending, dtype=np.int64), self._key_entries[positions]]
+            # An entry can come up in several bands; the matches dict keeps one of each.
+            entries = np.concatenate(candidates)
+            phash_distance = np.bitwise_count(self._phash[entries] ^ np.uint64(fp.phash))
+            dhash_distance = np.bitwise_count(self._dhash[entries] ^ np.uint64(fp.dhash))
+            near = (phash_distance <= rules.max_distance) & (
+                dhash_distance <= rules.max_confirm_distance
+            )
+            for entry, distance, confirm in zip(
+                entries[near].tolist(),
+                phash_distance[near].tolist(),
+                dhash_distance[near].tolist(),
+                strict=True,
+            ):
+                if entry not in matches:
+                    matches[entry] = DuplicateMatch(
+                        self._references[entry], distance, exact=False, confirm_distance=confirm
+                    )
+            return sort_matches(matches.values())
+
+
+@cache
+def _flip_masks_array(width: int, radius: int) -> np.ndarray:
+    return np.asarray(_flip_masks(width, radius), dtype=np.int64)
 
 
 def sort_matches(matches: Iterable[DuplicateMatch]) -> list[DuplicateMatch]:

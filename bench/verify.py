@@ -1,0 +1,546 @@
+"""Benchmark of the verification library: pipeline latency, CLIP throughput on CPU, duplicate
+index lookups at 10k/100k/1M hashes, and duplicate catch/false-match rates on a 10k corpus.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sightline .venv/bin/python bench/verify.py
+
+Writes bench/results/verify.json and the "verify" section of bench/README.md. `--quick` runs
+smaller sizes (for checking the script, not for the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "market.settings")
+
+from PIL import ExifTags, Image  # noqa: E402
+from transformers import CLIPConfig, CLIPModel  # noqa: E402
+
+from tests.verification.corpus import COPY_KINDS, PHOTOS, distinct_images  # noqa: E402
+from tests.verification.tiny_clip import clip_processor  # noqa: E402
+from verification.checks.duplicates import (  # noqa: E402
+    DuplicateRules,
+    Fingerprint,
+    MemoryDuplicateIndex,
+    image_fingerprint,
+)
+from verification.model import RelevanceScorer, VisionModel  # noqa: E402
+from verification.pipeline import Target, run_all_checks, run_fast_checks  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "verify.json"
+README = ROOT / "bench" / "README.md"
+SECTION_START = "<!-- bench:verify:start -->"
+SECTION_END = "<!-- bench:verify:end -->"
+PIPELINE_PHOTOS = (
+    "DSCN0010.jpg",
+    "DSCN0012.jpg",
+    "landscape_6.jpg",
+    "HMD_Nokia_8.3_5G.jpg",
+    "HMD_Nokia_8.3_5G.heif",
+)
+RULES = DuplicateRules()
+RULE_VARIANTS = {
+    "default: pHash<=10, dHash<=12, quality>=30": RULES,
+    "pHash<=10 alone, quality>=30": DuplicateRules(max_confirm_distance=64),
+    "pHash<=10, dHash<=11, quality>=20": DuplicateRules(max_confirm_distance=11, min_quality=20),
+    "pHash<=8, dHash<=12, quality>=30": DuplicateRules(max_distance=8),
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def fresh_upload(name: str, now: datetime) -> bytes:
+    """The photo with its capture time rewritten to a minute ago (a realistic fresh upload)."""
+    data = (PHOTOS / name).read_bytes()
+    if not name.endswith(".jpg"):
+        return data
+    image = Image.open(io.BytesIO(data))
+    exif = image.getexif()
+    exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    captured = (now - timedelta(minutes=1)).astimezone(timezone(timedelta(hours=2)))
+    exif_ifd[0x9003] = captured.strftime("%Y:%m:%d %H:%M:%S")
+    exif_ifd[0x9011] = "+02:00"
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92, exif=exif)
+    return buffer.getvalue()
+
+
+def target_for(now: datetime) -> Target:
+    return Target(
+        lat=43.467448,
+        lon=11.885127,
+        radius_m=100,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=1),
+        verify_text="a photo of the street outside the store",
+    )
+
+
+def time_calls(call: Callable[[], object], rounds: int) -> list[float]:
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def latency_summary(timings: list[float]) -> dict[str, float]:
+    return {
+        "images_per_s": round(len(timings) / sum(timings), 2),
+        "p50_ms": ms(percentile(timings, 50)),
+        "p95_ms": ms(percentile(timings, 95)),
+    }
+
+
+def bench_pipeline(index: MemoryDuplicateIndex, rounds: int, progress: tqdm) -> dict[str, Any]:
+    """Sequential, one thread: run_fast_checks, and run_all_checks without a vision model."""
+    now = datetime.now(UTC)
+    uploads = {name: fresh_upload(name, now) for name in PIPELINE_PHOTOS}
+    target = target_for(now)
+    out: dict[str, Any] = {"photos": {}, "rounds_per_photo": rounds}
+    every: dict[str, list[float]] = {"fast": [], "all_without_model": []}
+    for name, data in uploads.items():
+        run_all_checks(data=data, target=target, received_at=now, index=index)  # warm-up
+        per_photo: dict[str, Any] = {}
+        runners: list[tuple[str, Callable[..., object]]] = [
+            ("fast", run_fast_checks),
+            ("all_without_model", run_all_checks),
+        ]
+        for label, runner in runners:
+            call = partial(runner, data=data, target=target, received_at=now, index=index)
+            timings = time_calls(call, rounds)
+            every[label] += timings
+            per_photo[label] = latency_summary(timings)
+            progress.update(1)
+        image = Image.open(io.BytesIO(data))
+        per_photo["size"] = f"{image.width}x{image.height}, {len(data) / 1e6:.1f} MB"
+        out["photos"][name] = per_photo
+    out["all_photos"] = {label: latency_summary(timings) for label, timings in every.items()}
+    return out
+
+
+def bench_clip(
+    batch_sizes: list[int], index: MemoryDuplicateIndex, progress: tqdm
+) -> dict[str, Any]:
+    """ViT-B/32-sized CLIP (CLIPConfig() defaults, random weights: the trained model's compute)
+    in fp32 on CPU: bare image forward passes, then the whole pipeline around it."""
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig()).eval()
+    with tempfile.TemporaryDirectory() as scratch:
+        processor = clip_processor(Path(scratch), image_size=224)
+    vision = VisionModel(model, processor, device=torch.device("cpu"), dtype=torch.float32)
+    out: dict[str, Any] = {
+        "model": "CLIPConfig() defaults (ViT-B/32 vision, 151M parameters), random weights",
+        "device": "cpu",
+        "dtype": "float32",
+        "torch_threads": torch.get_num_threads(),
+        "forward": {},
+        "pipeline": {},
+    }
+    for batch in batch_sizes:
+        pixels = torch.randn(batch, 3, 224, 224)
+        with torch.inference_mode():
+            model.get_image_features(pixel_values=pixels)  # warm-up
+            repeats = max(2, 16 // batch)
+            timings = time_calls(partial(model.get_image_features, pixel_values=pixels), repeats)
+        per_batch = statistics.median(timings)
+        out["forward"][str(batch)] = {
+            "batch_ms": ms(per_batch),
+            "images_per_s": round(batch / per_batch, 2),
+            "repeats": repeats,
+        }
+        progress.update(1)
+
+    now = datetime.now(UTC)
+    uploads = [fresh_upload(name, now) for name in ("DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg")]
+    target = target_for(now)
+    for batch in batch_sizes:
+        scorer = RelevanceScorer(vision, max_batch_size=batch, max_wait_s=0.05)
+        jobs = [uploads[i % len(uploads)] for i in range(max(batch * 2, 6))]
+        count = len(jobs)
+        lock = threading.Lock()
+
+        def worker(
+            queue: list[bytes], scorer: RelevanceScorer = scorer, lock: threading.Lock = lock
+        ) -> None:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    data = queue.pop()
+                run_all_checks(
+                    data=data, target=target, received_at=now, index=index, scorer=scorer
+                )
+
+        run_all_checks(data=uploads[0], target=target, received_at=now, scorer=scorer)  # warm-up
+        scorer.batcher.batch_sizes.clear()
+        forward_before = vision.forward_seconds
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker, args=(jobs,)) for _ in range(batch)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        forward_s = vision.forward_seconds - forward_before
+        scorer.close()
+        images_per_s = count / elapsed
+        out["pipeline"][str(batch)] = {
+            "concurrent_requests": batch,
+            "images": count,
+            "images_per_s": round(images_per_s, 2),
+            "mean_batch": round(statistics.mean(scorer.batcher.batch_sizes), 2),
+            "ratio_to_bare_forward": round(
+                images_per_s / out["forward"][str(batch)]["images_per_s"], 3
+            ),
+            # Measured in the same run, so it shares the run's load: the model's forward
+            # passes alone would have processed count / forward_s images per second.
+            "forward_images_per_s_in_run": round(count / forward_s, 2),
+            "ratio_to_forward_in_run": round(forward_s / elapsed, 3),
+        }
+        progress.update(1)
+    return out
+
+
+def corpus_fingerprints(count: int, copies_of: int, progress: tqdm) -> dict[str, Any]:
+    """Fingerprints of `count` distinct photos, and of five kinds of copies of `copies_of` of
+    them."""
+    images = distinct_images(count, seed=7)
+    distinct = []
+    for number, image in enumerate(images):
+        distinct.append(image_fingerprint(image, sha256=f"distinct:{number}"))
+        progress.update(1)
+    rng = random.Random(5)
+    copies: list[tuple[int, str, Fingerprint]] = []
+    for number in rng.sample(range(count), copies_of):
+        for kind, make_copy in COPY_KINDS.items():
+            copy = image_fingerprint(make_copy(images[number], rng), sha256=f"copy:{number}")
+            copies.append((number, kind, copy))
+        progress.update(1)
+    return {"distinct": distinct, "copies": copies}
+
+
+def bench_rates(corpus: dict[str, Any]) -> dict[str, Any]:
+    distinct: list[Fingerprint] = corpus["distinct"]
+    copies: list[tuple[int, str, Fingerprint]] = corpus["copies"]
+    out: dict[str, Any] = {"photos": len(distinct), "copies": len(copies), "rules": RULES.__dict__}
+    for label, rules in RULE_VARIANTS.items():
+        index = MemoryDuplicateIndex()
+        false_matches = 0
+        for number, fp in enumerate(distinct):
+            false_matches += bool(index.find(fp, rules))
+            index.add(str(number), fp, rules)
+        caught: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        caught_all = eligible = 0
+        for number, kind, copy in copies:
+            hit = any(m.reference == str(number) for m in index.find(copy, rules))
+            caught_all += hit
+            if distinct[number].quality >= rules.min_quality:
+                eligible += 1
+                total[kind] += 1
+                caught[kind] += hit
+        out[label] = {
+            "false_match_rate": round(false_matches / len(distinct), 5),
+            "false_matches": false_matches,
+            "catch_rate_textured": round(sum(caught.values()) / eligible, 4),
+            "catch_rate_all": round(caught_all / len(copies), 4),
+            "by_kind_textured": {kind: round(caught[kind] / total[kind], 4) for kind in total},
+        }
+    plain = sum(fp.quality < RULES.min_quality for fp in distinct)
+    out["plain_photos_fraction"] = round(plain / len(distinct), 4)
+    return out
+
+
+def synthetic_hashes(base: list[Fingerprint], count: int, seed: int = 1) -> list[Fingerprint]:
+    """`count` fingerprints: the corpus's real ones, then synthetic ones whose every bit is
+    drawn with that bit's frequency in the corpus (real hashes are biased, so band buckets fill
+    unevenly; a uniform sample would flatter the index)."""
+    out = list(base[:count])
+    if len(out) == count:
+        return out
+    rng = np.random.default_rng(seed)
+    bits = np.arange(64, dtype=np.uint64)
+    extra = count - len(out)
+    hashes: dict[str, np.ndarray] = {}
+    for name in ("phash", "dhash"):
+        values = np.array([getattr(fp, name) for fp in base], dtype=np.uint64)
+        frequency = ((values[:, None] >> bits) & np.uint64(1)).mean(axis=0)
+        drawn = (rng.random((extra, 64)) < frequency).astype(np.uint64)
+        hashes[name] = (drawn << bits).sum(axis=1, dtype=np.uint64)
+    qualities = rng.choice([fp.quality for fp in base], size=extra)
+    for number, (phash, dhash, quality) in enumerate(
+        zip(hashes["phash"].tolist(), hashes["dhash"].tolist(), qualities.tolist(), strict=True)
+    ):
+        out.append(Fingerprint(f"synthetic:{number}", phash, dhash, quality))
+    return out
+
+
+def bench_memory_index(corpus: dict[str, Any], sizes: list[int], progress: tqdm) -> dict[str, Any]:
+    queries = [copy for _, _, copy in corpus["copies"][:500]] + corpus["distinct"][:500]
+    out: dict[str, Any] = {}
+    for size in sizes:
+        out[str(size)] = memory_index_at(synthetic_hashes(corpus["distinct"], size), queries)
+        progress.update(1)
+    return out
+
+
+def memory_index_at(stored: list[Fingerprint], queries: list[Fingerprint]) -> dict[str, float]:
+    index = MemoryDuplicateIndex()
+    started = time.perf_counter()
+    for number, fp in enumerate(stored):
+        index.add(str(number), fp, RULES)
+    build_s = time.perf_counter() - started
+    timings = time_calls_each(partial(find_in, index), queries)
+    phashes = np.array([fp.phash for fp in stored], dtype=np.uint64)
+    scan = time_calls_each(partial(linear_scan, phashes), queries[:50])
+    return {
+        "build_s": round(build_s, 2),
+        "lookup_p50_us": round(percentile(timings, 50) * 1e6, 1),
+        "lookup_p95_us": round(percentile(timings, 95) * 1e6, 1),
+        "numpy_linear_scan_p50_us": round(percentile(scan, 50) * 1e6, 1),
+    }
+
+
+def find_in(index: Any, query: Fingerprint) -> object:
+    return index.find(query, RULES)
+
+
+def linear_scan(phashes: np.ndarray, query: Fingerprint) -> object:
+    """The baseline MIH replaces: every stored hash's distance, vectorised."""
+    return np.nonzero(np.bitwise_count(phashes ^ np.uint64(query.phash)) <= RULES.max_distance)
+
+
+def time_calls_each(call: Callable[[Any], object], items: list[Any]) -> list[float]:
+    timings = []
+    for item in items:
+        started = time.perf_counter()
+        call(item)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def bench_database_index(
+    corpus: dict[str, Any], sizes: list[int], progress: tqdm
+) -> dict[str, Any] | None:
+    """The PostgreSQL index in a scratch schema inside one transaction, rolled back after."""
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+
+    from verification.fingerprints import DatabaseDuplicateIndex, fingerprint_row
+    from verification.models import PhotoFingerprint
+
+    if connection.vendor != "postgresql":
+        return None
+    queries = [copy for _, _, copy in corpus["copies"][:100]] + corpus["distinct"][:100]
+    out: dict[str, Any] = {}
+    for size in sizes:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE SCHEMA bench_verify")
+                cursor.execute("SET LOCAL search_path TO bench_verify")
+            with connection.schema_editor() as editor:
+                editor.create_model(PhotoFingerprint)
+            stored = synthetic_hashes(corpus["distinct"], size)
+            started = time.perf_counter()
+            rows = [fingerprint_row(str(n), fp, RULES) for n, fp in enumerate(stored)]
+            PhotoFingerprint.objects.bulk_create(rows, batch_size=5000)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE bench_verify.verification_photofingerprint")
+            insert_s = time.perf_counter() - started
+            index = DatabaseDuplicateIndex()
+            index.find(queries[0], RULES)  # warm-up
+            timings = time_calls_each(partial(find_in, index), queries)
+            out[str(size)] = {
+                "bulk_insert_s": round(insert_s, 2),
+                "lookup_p50_ms": ms(percentile(timings, 50)),
+                "lookup_p95_ms": ms(percentile(timings, 95)),
+            }
+            transaction.set_rollback(True)
+        progress.update(1)
+    return out
+
+
+def write_readme(results: dict[str, Any]) -> None:
+    pipe = results["pipeline"]
+    lines = [
+        SECTION_START,
+        "## verify: photo verification (`bench/verify.py`)",
+        "",
+        f"Run {results['ran_at']} on {results['machine']} (a shared box: load average "
+        f"{results['load_average_at_start'][0]} at start, {results['load_average_at_end'][0]} "
+        "at the end). Pipeline: sequential, one thread; the duplicate index holds the 10k "
+        "corpus.",
+        "",
+        "| pipeline (no vision model) | images/s | p50 ms | p95 ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, name in (("fast checks", "fast"), ("all checks", "all_without_model")):
+        row = pipe["all_photos"][name]
+        lines.append(
+            f"| {label}, all photos | {row['images_per_s']} | {row['p50_ms']} | {row['p95_ms']} |"
+        )
+    for photo, row in pipe["photos"].items():
+        fast, full = row["fast"], row["all_without_model"]
+        lines.append(
+            f"| {photo} ({row['size']}): fast / all | {fast['images_per_s']} / "
+            f"{full['images_per_s']} | {fast['p50_ms']} / {full['p50_ms']} | "
+            f"{fast['p95_ms']} / {full['p95_ms']} |"
+        )
+    clip = results["clip"]
+    lines += [
+        "",
+        f"CLIP on CPU: {clip['model']}, {clip['dtype']}, {clip['torch_threads']} torch threads. "
+        "Pipeline = `run_all_checks` with the model behind the micro-batcher, as many "
+        "concurrent requests as the batch size. The bare forward passes and the pipeline runs "
+        "were timed minutes apart under other jobs' varying load, so their ratio is noisy; the "
+        "last column (model forward time / pipeline wall time, timed in the same run) is the "
+        "pipeline's throughput as a fraction of the bare model's.",
+        "",
+        "| batch | bare forward ms | bare images/s | pipeline images/s | mean batch | "
+        "ratio to bare | forward share of pipeline time |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for batch, forward in clip["forward"].items():
+        pipeline = clip["pipeline"].get(batch, {})
+        lines.append(
+            f"| {batch} | {forward['batch_ms']} | {forward['images_per_s']} | "
+            f"{pipeline.get('images_per_s', '-')} | {pipeline.get('mean_batch', '-')} | "
+            f"{pipeline.get('ratio_to_bare_forward', '-')} | "
+            f"{pipeline.get('ratio_to_forward_in_run', '-')} |"
+        )
+    lines += [
+        "",
+        f"Near-duplicate lookup (pHash <= {RULES.max_distance} bits, then dHash <= "
+        f"{RULES.max_confirm_distance}): 10k real corpus hashes, "
+        "larger sizes add synthetic hashes drawn with the corpus's per-bit frequencies.",
+        "",
+        "| stored hashes | memory MIH p50 us | p95 us | numpy linear scan p50 us | "
+        "PostgreSQL p50 ms | p95 ms |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    database = results.get("database_index") or {}
+    for size, row in results["memory_index"].items():
+        db = database.get(size, {})
+        lines.append(
+            f"| {int(size):,} | {row['lookup_p50_us']} | {row['lookup_p95_us']} | "
+            f"{row['numpy_linear_scan_p50_us']} | {db.get('lookup_p50_ms', '-')} | "
+            f"{db.get('lookup_p95_ms', '-')} |"
+        )
+    rates = results["rates"]
+    lines += [
+        "",
+        f"Duplicate rates on {rates['photos']:,} distinct photos (tiles of the shared photos "
+        f"and generated scenes) and {rates['copies']:,} copies (resized, JPEG q70, cropped <= 3% "
+        f"a side, and combinations). {rates['plain_photos_fraction']:.1%} of photos are too "
+        f"plain (quality < {RULES.min_quality}) for near matching; they are only matched byte "
+        "for byte. Catch rates: of all copies, and of copies of photos textured enough to "
+        "compare.",
+        "",
+        "| rule | false matches | caught (textured) | caught (all copies) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label in RULE_VARIANTS:
+        row = rates[label]
+        lines.append(
+            f"| {label} | {row['false_match_rate']:.3%} ({row['false_matches']}) | "
+            f"{row['catch_rate_textured']:.1%} | {row['catch_rate_all']:.1%} |"
+        )
+    lines += ["", SECTION_END]
+    section = "\n".join(lines)
+    intro = "# Benchmarks\n\nOne script per benchmark; results in `results/*.json`.\n"
+    text = README.read_text() if README.exists() else intro
+    if SECTION_START in text and SECTION_END in text:
+        before, rest = text.split(SECTION_START, 1)
+        after = rest.split(SECTION_END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    README.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, to test the script")
+    parser.add_argument("--batch-sizes", default="1,8,32")
+    parser.add_argument("--skip-database", action="store_true")
+    parser.add_argument(
+        "--readme-only", action="store_true", help="rewrite the README section from the JSON"
+    )
+    args = parser.parse_args()
+    if args.readme_only:
+        write_readme(json.loads(RESULTS.read_text()))
+        return
+    quick = args.quick
+    corpus_size, copies_of = (1000, 100) if quick else (10_000, 1000)
+    index_sizes = [10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]
+    database_sizes = [10_000] if quick else [10_000, 100_000]
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    rounds = 3 if quick else 10
+
+    steps = (
+        corpus_size
+        + copies_of
+        + len(PIPELINE_PHOTOS) * 2
+        + len(batch_sizes) * 2
+        + len(index_sizes)
+        + (0 if args.skip_database else len(database_sizes))
+    )
+    with tqdm(total=steps, desc="verify bench", unit="step") as progress:
+        corpus = corpus_fingerprints(corpus_size, copies_of, progress)
+        index = MemoryDuplicateIndex()
+        index.add_many(((fp.sha256, fp) for fp in corpus["distinct"]), RULES)
+        results: dict[str, Any] = {
+            "ran_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, torch {torch.__version__}",
+            "quick": quick,
+            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+            "rates": bench_rates(corpus),
+            "pipeline": bench_pipeline(index, rounds, progress),
+            "clip": bench_clip(batch_sizes, index, progress),
+            "memory_index": bench_memory_index(corpus, index_sizes, progress),
+            "database_index": None
+            if args.skip_database
+            else bench_database_index(corpus, database_sizes, progress),
+        }
+    results["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_readme(results)
+    print(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

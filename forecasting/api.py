@@ -1,0 +1,201 @@
+"""Questions through the agents' API: ask, attach bounties, resolve or annul, read forecasts."""
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bounties.models import Bounty
+from forecasting.models import Outcome, Question, QuestionStatus
+from forecasting.selectors import latest_forecast, questions_for_agent
+from forecasting.services import (
+    forecast_compute,
+    question_annul,
+    question_attach_bounty,
+    question_create,
+    question_resolve,
+)
+from market.accounts.models import Agent, Scope
+from market.core.api import CursorPagination, paginated
+from market.core.idempotency import idempotent
+
+
+def _agent(request: Request) -> Agent:
+    agent = request.user
+    assert isinstance(agent, Agent)
+    return agent
+
+
+class QuestionInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    resolution_criteria = serializers.CharField(max_length=5_000)
+    closes_at = serializers.DateTimeField()
+    resolves_at = serializers.DateTimeField()
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    lon = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    evidence_template = serializers.DictField(required=False, default=dict)
+    stake = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
+    max_acquisition_spend = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
+
+
+@extend_schema_serializer(component_name="Forecast")
+class ForecastOutputSerializer(serializers.Serializer):
+    probability = serializers.FloatField()
+    interval = serializers.SerializerMethodField()
+    model_version = serializers.CharField()
+    evidence_count = serializers.IntegerField()
+    computed_at = serializers.DateTimeField()
+
+    def get_interval(self, forecast: Any) -> list[float]:
+        return [forecast.interval_low, forecast.interval_high]
+
+
+@extend_schema_serializer(component_name="Question")
+class QuestionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=QuestionStatus.choices)
+    title = serializers.CharField()
+    resolution_criteria = serializers.CharField()
+    closes_at = serializers.DateTimeField()
+    resolves_at = serializers.DateTimeField()
+    lat = serializers.FloatField(allow_null=True)
+    lon = serializers.FloatField(allow_null=True)
+    evidence_template = serializers.JSONField()
+    stake = serializers.IntegerField(source="stake_minor")
+    max_acquisition_spend = serializers.IntegerField(source="max_acquisition_spend_minor")
+    acquisition_spent = serializers.IntegerField(source="acquisition_spent_minor")
+    outcome = serializers.CharField(allow_blank=True)
+    resolution_source = serializers.CharField(allow_blank=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    bounties = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_bounties(self, question: Question) -> list[int]:
+        return [link.bounty_id for link in question.links.all()]
+
+
+class QuestionPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class QuestionsApi(APIView):
+    required_scopes = {"GET": Scope.QUESTIONS_READ, "POST": Scope.QUESTIONS_WRITE}
+
+    @extend_schema(
+        operation_id="questions_list",
+        parameters=[OpenApiParameter("status", str, enum=QuestionStatus.values)],
+        responses=paginated("PaginatedQuestions", QuestionOutputSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in QuestionStatus.values:
+            raise serializers.ValidationError({"status": f"Use one of {QuestionStatus.values}."})
+        paginator = QuestionPagination()
+        page = paginator.paginate_queryset(
+            questions_for_agent(_agent(request), status=status).prefetch_related("links"),
+            request,
+            view=self,
+        )
+        return paginator.get_paginated_response(QuestionOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="questions_create",
+        request=QuestionInputSerializer,
+        responses={201: QuestionOutputSerializer},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = QuestionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        question = question_create(
+            agent=_agent(request), title=data["title"],
+            resolution_criteria=data["resolution_criteria"], closes_at=data["closes_at"],
+            resolves_at=data["resolves_at"], lat=data.get("lat"), lon=data.get("lon"),
+            evidence_template=data["evidence_template"], stake_minor=data["stake"],
+            max_acquisition_spend_minor=data["max_acquisition_spend"],
+        )  # fmt: skip
+        return Response(QuestionOutputSerializer(question).data, status=201)
+
+
+def _own_question(request: Request, question_id: int) -> Question:
+    return get_object_or_404(Question, pk=question_id, agent=_agent(request))
+
+
+class QuestionApi(APIView):
+    required_scopes = {"GET": Scope.QUESTIONS_READ}
+
+    @extend_schema(operation_id="questions_retrieve", responses=QuestionOutputSerializer)
+    def get(self, request: Request, question_id: int) -> Response:
+        return Response(QuestionOutputSerializer(_own_question(request, question_id)).data)
+
+
+class AttachInputSerializer(serializers.Serializer):
+    bounty = serializers.IntegerField(min_value=1)
+
+
+class QuestionBountiesApi(APIView):
+    required_scopes = {"POST": Scope.QUESTIONS_WRITE}
+
+    @extend_schema(
+        operation_id="questions_attach_bounty",
+        request=AttachInputSerializer,
+        responses=QuestionOutputSerializer,
+    )
+    @idempotent
+    def post(self, request: Request, question_id: int) -> Response:
+        question = _own_question(request, question_id)
+        serializer = AttachInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bounty = get_object_or_404(
+            Bounty, pk=serializer.validated_data["bounty"], agent=_agent(request)
+        )
+        question_attach_bounty(question=question, bounty=bounty)
+        return Response(QuestionOutputSerializer(question).data)
+
+
+class ResolveInputSerializer(serializers.Serializer):
+    # A field named "source" would shadow Field.source as a class attribute: declare it here.
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "outcome": serializers.ChoiceField(choices=[*Outcome.values, "annul"]),
+            "source": serializers.CharField(max_length=1_000),
+        }
+
+
+class QuestionResolveApi(APIView):
+    required_scopes = {"POST": Scope.QUESTIONS_WRITE}
+
+    @extend_schema(
+        operation_id="questions_resolve",
+        request=ResolveInputSerializer,
+        responses=QuestionOutputSerializer,
+    )
+    @idempotent
+    def post(self, request: Request, question_id: int) -> Response:
+        question = _own_question(request, question_id)
+        serializer = ResolveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome, source = serializer.validated_data["outcome"], serializer.validated_data["source"]
+        actor = f"agent:{_agent(request).pk}"
+        if outcome == "annul":
+            question = question_annul(question=question, reason=source, actor=actor)
+        else:
+            question = question_resolve(
+                question=question, outcome=Outcome(outcome), source=source, actor=actor
+            )
+        return Response(QuestionOutputSerializer(question).data)
+
+
+class QuestionForecastApi(APIView):
+    required_scopes = {"GET": Scope.QUESTIONS_READ}
+
+    @extend_schema(operation_id="questions_forecast", responses=ForecastOutputSerializer)
+    def get(self, request: Request, question_id: int) -> Response:
+        question = _own_question(request, question_id)
+        forecast = latest_forecast(question) or forecast_compute(question=question)
+        return Response(ForecastOutputSerializer(forecast).data)

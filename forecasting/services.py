@@ -1,0 +1,195 @@
+"""Writes for questions: create, attach bounties, resolve or annul (once, finally), collect
+evidence from accepted submissions, and compute forecasts."""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bounties.models import Bounty, Submission, SubmissionStatus
+from bounties.selectors import haversine_m
+from forecasting import baseline
+from forecasting.models import (
+    EvidenceItem,
+    Forecast,
+    Outcome,
+    Question,
+    QuestionBounty,
+    QuestionStatus,
+)
+from forecasting.selectors import resolved_counts
+from market.accounts.models import Agent
+from market.core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError(
+        "validation_error",
+        f"The request has invalid fields: {field}.",
+        extra={"errors": {field: [message]}},
+    )
+
+
+@transaction.atomic
+def question_create(
+    *,
+    agent: Agent,
+    title: str,
+    resolution_criteria: str,
+    closes_at: datetime,
+    resolves_at: datetime,
+    lat: float | None = None,
+    lon: float | None = None,
+    evidence_template: dict[str, Any] | None = None,
+    stake_minor: int = 0,
+    max_acquisition_spend_minor: int = 0,
+) -> Question:
+    """A new open question. Evidence captured after ``closes_at`` never counts."""
+    if closes_at <= timezone.now():
+        raise _invalid("closes_at", "The question must close in the future.")
+    if resolves_at < closes_at:
+        raise _invalid("resolves_at", "A question resolves at or after it closes.")
+    if (lat is None) != (lon is None):
+        raise _invalid("lat", "Give both lat and lon, or neither.")
+    if stake_minor < 0 or max_acquisition_spend_minor < 0:
+        raise _invalid("max_acquisition_spend", "Amounts cannot be negative.")
+    question = Question.objects.create(
+        agent=agent, title=title, resolution_criteria=resolution_criteria, closes_at=closes_at,
+        resolves_at=resolves_at, lat=lat, lon=lon, evidence_template=evidence_template or {},
+        stake_minor=stake_minor, max_acquisition_spend_minor=max_acquisition_spend_minor,
+    )  # fmt: skip
+    forecast_compute(question=question)
+    return question
+
+
+@transaction.atomic
+def question_attach_bounty(
+    *, question: Question, bounty: Bounty, auto_posted: bool = False
+) -> QuestionBounty:
+    """Gather evidence for ``question`` from ``bounty`` (the same agent's). Attaching twice is
+    harmless; a bounty serves one question."""
+    if bounty.agent_id != question.agent_id:
+        raise ApplicationError("not_found", "No such bounty", status=404)
+    existing = QuestionBounty.objects.filter(bounty=bounty).first()
+    if existing is not None:
+        if existing.question_id != question.pk:
+            raise ApplicationError(
+                "bounty_taken", "This bounty gathers evidence for another question", status=409
+            )
+        return existing
+    return QuestionBounty.objects.create(question=question, bounty=bounty, auto_posted=auto_posted)
+
+
+def _lock(question: Question) -> Question:
+    return Question.objects.select_for_update().get(pk=question.pk)
+
+
+@transaction.atomic
+def question_resolve(*, question: Question, outcome: Outcome, source: str, actor: str) -> Question:
+    """Resolve yes or no, with a source. Idempotent (the same resolution again changes nothing)
+    and final (another outcome, or resolving an annulled question, answers 409)."""
+    question = _lock(question)
+    if question.status == QuestionStatus.RESOLVED and question.outcome == outcome:
+        return question
+    if question.status != QuestionStatus.OPEN:
+        raise ApplicationError(
+            "already_resolved", f"This question is {question.status} and final", status=409
+        )
+    if question.closes_at > timezone.now():
+        raise ApplicationError(
+            "question_not_closed", "A question can be resolved once it has closed", status=409
+        )
+    if not source.strip():
+        raise _invalid("source", "Say where the answer comes from.")
+    question.status, question.outcome = QuestionStatus.RESOLVED, outcome
+    question.resolution_source, question.resolved_by = source.strip(), actor
+    question.resolved_at = timezone.now()
+    question.save()
+    logger.info("question %s resolved %s by %s", question.pk, outcome, actor)
+    return question
+
+
+@transaction.atomic
+def question_annul(*, question: Question, reason: str, actor: str) -> Question:
+    """Annul an open question (it will never resolve). Annulling twice changes nothing."""
+    question = _lock(question)
+    if question.status == QuestionStatus.ANNULLED:
+        return question
+    if question.status != QuestionStatus.OPEN:
+        raise ApplicationError("already_resolved", "This question is resolved", status=409)
+    question.status, question.resolution_source = QuestionStatus.ANNULLED, reason
+    question.resolved_by, question.resolved_at = actor, timezone.now()
+    question.save()
+    return question
+
+
+def _reputation(worker_id: int) -> float | None:
+    from bounties.services.checking import worker_standing
+
+    submission = Submission.objects.filter(worker_id=worker_id).first()
+    return worker_standing(submission)[0] if submission else None
+
+
+def evidence_collect(*, question: Question) -> list[EvidenceItem]:
+    """Turn the accepted submissions of the question's bounties into evidence items, once each.
+    Photos captured after the question closed (or with no capture time) are left out: they
+    must not leak the answer into the forecast or the training data."""
+    created = []
+    accepted = Submission.objects.filter(
+        bounty__in=QuestionBounty.objects.filter(question=question).values("bounty"),
+        status=SubmissionStatus.ACCEPTED,
+        captured_at__isnull=False,
+        captured_at__lte=question.closes_at,
+    ).exclude(pk__in=question.evidence.values("submission"))
+    for submission in accepted.select_related("bounty"):
+        gps = (submission.facts or {}).get("gps")
+        distance = None
+        if gps and question.lat is not None and question.lon is not None:
+            distance = haversine_m(question.lat, question.lon, gps["lat"], gps["lon"])
+        try:
+            with transaction.atomic():
+                created.append(
+                    EvidenceItem.objects.create(
+                        question=question,
+                        submission=submission,
+                        embedding=submission.embedding,
+                        verify_text=submission.bounty.verify,
+                        captured_at=submission.captured_at,
+                        distance_m=distance,
+                        worker_reputation=_reputation(submission.worker_id),
+                    )
+                )
+        except IntegrityError:  # collected concurrently
+            continue
+    if created:
+        forecast_compute(question=question)
+    return created
+
+
+def forecast_compute(*, question: Question) -> Forecast:
+    """A fresh forecast from the current model. Until a trained model is promoted, that is the
+    base rate of resolved questions (the same for every question, whatever its evidence)."""
+    yes, no = resolved_counts()
+    prediction = baseline.base_rate(yes, no)
+    return Forecast.objects.create(
+        question=question,
+        probability=prediction.probability,
+        interval_low=prediction.low,
+        interval_high=prediction.high,
+        model_version=baseline.MODEL_VERSION,
+        evidence_count=question.evidence.count(),
+    )
+
+
+def evidence_collect_all() -> int:
+    """Beat: collect evidence for every open question with attached bounties."""
+    total = 0
+    for question in Question.objects.filter(
+        status=QuestionStatus.OPEN, links__isnull=False
+    ).distinct():
+        total += len(evidence_collect(question=question))
+    return total

@@ -1,0 +1,170 @@
+"""Reads for the website's pages."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from bounties.models import (
+    AWAITING_VERDICT,
+    Bounty,
+    Claim,
+    ClaimStatus,
+    Submission,
+    SubmissionStatus,
+)
+from market.accounts.models import Agent, APIKey, User
+from market.ledger.selectors import WalletSummary, wallet_summary
+from market.ledger.services import earnings_account
+from market.payments.models import Payout, PayoutStatus
+from verification.policy import reputation
+
+DECIDED = (SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED)
+
+
+@dataclass(frozen=True)
+class WorkerStanding:
+    reputation: float | None
+    decided_count: int
+    accepted_count: int
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted_count / self.decided_count if self.decided_count else None
+
+
+def worker_standing(worker: User) -> WorkerStanding:
+    """The worker's recency-weighted reputation (as verification sees it) and plain
+    acceptance rate, over their decided submissions."""
+    decided = list(
+        Submission.objects.filter(
+            worker=worker, status__in=DECIDED, decided_at__isnull=False
+        ).values_list("status", "decided_at")
+    )
+    verdicts = [(status == SubmissionStatus.ACCEPTED, at) for status, at in decided if at]
+    accepted = sum(1 for is_accepted, _ in verdicts if is_accepted)
+    return WorkerStanding(
+        reputation=reputation(verdicts, timezone.now()),
+        decided_count=len(verdicts),
+        accepted_count=accepted,
+    )
+
+
+@dataclass(frozen=True)
+class Earnings:
+    currency: str
+    available_minor: int
+    pending_minor: int
+    paid_minor: int
+
+
+def worker_earnings(worker: User) -> list[Earnings]:
+    """Per currency: what is available to pay out (the earnings account), what waits for a
+    verdict (price of each submission awaiting one), and what has been paid out."""
+    pending: dict[str, int] = defaultdict(int)
+    for row in (
+        Submission.objects.filter(worker=worker, status__in=AWAITING_VERDICT)
+        .values("bounty__currency")
+        .annotate(total=Sum("bounty__price_minor"))
+    ):
+        pending[row["bounty__currency"]] += row["total"] or 0
+    paid: dict[str, int] = defaultdict(int)
+    for row in (
+        Payout.objects.filter(worker=worker, status=PayoutStatus.PAID)
+        .values("currency")
+        .annotate(total=Sum("amount_minor"))
+    ):
+        paid[row["currency"]] += row["total"] or 0
+    earned_in = set(
+        Submission.objects.filter(worker=worker, status=SubmissionStatus.ACCEPTED)
+        .values_list("bounty__currency", flat=True)
+        .distinct()
+    )
+    currencies = sorted({settings.SUPPORTED_CURRENCIES[0], *pending, *paid, *earned_in})
+    return [
+        Earnings(
+            currency=currency,
+            available_minor=earnings_account(worker=worker, currency=currency).balance_minor,
+            pending_minor=pending[currency],
+            paid_minor=paid[currency],
+        )
+        for currency in currencies
+    ]
+
+
+def payouts_of(worker: User) -> QuerySet[Payout]:
+    return Payout.objects.filter(worker=worker).order_by("-created_at")
+
+
+def visible_bounty(bounty_id: int, user: User | None) -> Bounty:
+    """A bounty the viewer may see: test workers see test bounties only, everyone else live
+    ones (the same rule as ``claim_create``)."""
+    test_mode = bool(user is not None and user.is_test_worker)
+    bounty = Bounty.objects.filter(pk=bounty_id, is_test=test_mode).first()
+    if bounty is None:
+        raise Http404("No such bounty")
+    return bounty
+
+
+def claim_active(bounty: Bounty, worker: User) -> Claim | None:
+    return Claim.objects.filter(
+        bounty=bounty, worker=worker, status=ClaimStatus.ACTIVE, expires_at__gt=timezone.now()
+    ).first()
+
+
+def claim_latest(bounty: Bounty, worker: User) -> Claim | None:
+    return Claim.objects.filter(bounty=bounty, worker=worker).order_by("-created_at").first()
+
+
+def submissions_of(worker: User) -> QuerySet[Submission]:
+    return Submission.objects.filter(worker=worker).select_related("bounty")
+
+
+@dataclass(frozen=True)
+class AgentWallet:
+    agent: Agent
+    wallet: WalletSummary
+
+
+def agents_of(owner: User) -> list[AgentWallet]:
+    agents = Agent.objects.filter(owner=owner).order_by("name")
+    return [AgentWallet(agent=agent, wallet=wallet_summary(agent)) for agent in agents]
+
+
+def agent_of(owner: User, agent_id: int) -> Agent:
+    """The owner's agent; anyone else gets 404 (its existence is not theirs to learn)."""
+    agent = Agent.objects.filter(pk=agent_id, owner=owner).first()
+    if agent is None:
+        raise Http404("No such agent")
+    return agent
+
+
+def keys_of(agent: Agent) -> QuerySet[APIKey]:
+    return APIKey.objects.filter(agent=agent).select_related("agent").order_by("-created_at")
+
+
+def gallery_of(agent: Agent) -> QuerySet[Submission]:
+    """The agent's accepted photos that are ready to deliver, newest first."""
+    return (
+        Submission.objects.filter(bounty__agent=agent, status=SubmissionStatus.ACCEPTED)
+        .exclude(Q(delivered_photo="") | Q(delivered_photo__isnull=True))
+        .select_related("bounty", "receipt")
+        .order_by("-decided_at", "-id")
+    )
+
+
+def delivered_submission(owner: User, submission_id: int) -> Submission:
+    """An accepted submission of one of the owner's agents; 404 for anyone else."""
+    submission = (
+        Submission.objects.filter(
+            pk=submission_id, bounty__agent__owner=owner, status=SubmissionStatus.ACCEPTED
+        )
+        .select_related("bounty")
+        .first()
+    )
+    if submission is None or not submission.delivered_photo:
+        raise Http404("No such photo")
+    return submission
