@@ -141,6 +141,13 @@ def build_server(client: Sightline | Callable[[], Sightline] = Sightline) -> MCP
         with _tool_errors():
             return sightline().wallet.get().raw
 
+    @server.tool()
+    def forecast(question_id: int) -> dict[str, Any]:
+        """P(yes) for one of your questions, its interval, the model version and how much
+        evidence it rests on."""
+        with _tool_errors():
+            return sightline().questions.forecast(question_id).raw
+
     return server
 
 

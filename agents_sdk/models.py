@@ -330,3 +330,61 @@ class Receipt:
                 f"The receipt signature does not match key {self.key_id!r}."
             )
         return True
+
+
+@dataclass(frozen=True)
+class Question:
+    """A binary question the agent asked; ``outcome`` is "yes"/"no" once resolved."""
+
+    id: int
+    status: str
+    title: str
+    resolution_criteria: str
+    closes_at: datetime | None
+    resolves_at: datetime | None
+    outcome: str
+    bounties: list[int]
+    max_acquisition_spend: int
+    acquisition_spent: int
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> Question:
+        return cls(
+            id=_int(data.get("id")),
+            status=str(data.get("status", "")),
+            title=str(data.get("title", "")),
+            resolution_criteria=str(data.get("resolution_criteria", "")),
+            closes_at=_datetime(data.get("closes_at")),
+            resolves_at=_datetime(data.get("resolves_at")),
+            outcome=str(data.get("outcome") or ""),
+            bounties=[int(b) for b in data.get("bounties") or []],
+            max_acquisition_spend=_int(data.get("max_acquisition_spend")),
+            acquisition_spent=_int(data.get("acquisition_spent")),
+            raw=_raw(data),
+        )
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """P(yes) with its interval, from ``model_version``, on ``evidence_count`` items."""
+
+    probability: float
+    interval: tuple[float, float]
+    model_version: str
+    evidence_count: int
+    computed_at: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> Forecast:
+        interval = data.get("interval") or [0.0, 1.0]
+        low, high = interval[0], interval[-1]
+        return cls(
+            probability=float(data.get("probability", 0.0)),
+            interval=(float(low), float(high)),
+            model_version=str(data.get("model_version", "")),
+            evidence_count=_int(data.get("evidence_count")),
+            computed_at=_datetime(data.get("computed_at")),
+            raw=_raw(data),
+        )

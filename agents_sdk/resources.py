@@ -11,7 +11,16 @@ from typing import Any
 from agents_sdk import webhooks
 from agents_sdk._http import HTTP
 from agents_sdk.errors import SignatureVerificationError
-from agents_sdk.models import Bounty, PublicKey, Receipt, Submission, Wallet, WalletEntry
+from agents_sdk.models import (
+    Bounty,
+    Forecast,
+    PublicKey,
+    Question,
+    Receipt,
+    Submission,
+    Wallet,
+    WalletEntry,
+)
 
 DateLike = datetime | str
 
@@ -246,3 +255,70 @@ class WebhooksService:
             tolerance=self._tolerance if tolerance is None else tolerance,
             now=now,
         )
+
+
+class QuestionsService:
+    def __init__(self, http: HTTP) -> None:
+        self._http = http
+
+    def create(
+        self,
+        *,
+        title: str,
+        resolution_criteria: str,
+        closes_at: DateLike,
+        resolves_at: DateLike,
+        lat: float | None = None,
+        lon: float | None = None,
+        evidence_template: Mapping[str, Any] | None = None,
+        stake: int | None = None,
+        max_acquisition_spend: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Question:
+        """Ask a binary question; evidence captured after ``closes_at`` never counts."""
+        body: dict[str, Any] = {
+            "title": title,
+            "resolution_criteria": resolution_criteria,
+            "closes_at": _iso(closes_at),
+            "resolves_at": _iso(resolves_at),
+        }
+        optional = {
+            "lat": lat, "lon": lon, "evidence_template": evidence_template, "stake": stake,
+            "max_acquisition_spend": max_acquisition_spend,
+        }  # fmt: skip
+        body.update({name: value for name, value in optional.items() if value is not None})
+        return Question.from_json(
+            self._http.post_json("questions/", json=body, idempotency_key=idempotency_key)
+        )
+
+    def get(self, question_id: int) -> Question:
+        return Question.from_json(self._http.get_json(f"questions/{int(question_id)}/"))
+
+    def list(self, *, status: str | None = None) -> Iterator[Question]:
+        for item in self._http.paginate("questions/", params={"status": status}):
+            yield Question.from_json(item)
+
+    def attach(
+        self, question_id: int, bounty_id: int, *, idempotency_key: str | None = None
+    ) -> Question:
+        """Gather evidence for the question from one of your bounties."""
+        data = self._http.post_json(
+            f"questions/{int(question_id)}/bounties/",
+            json={"bounty": int(bounty_id)},
+            idempotency_key=idempotency_key,
+        )
+        return Question.from_json(data)
+
+    def resolve(
+        self, question_id: int, *, outcome: str, source: str, idempotency_key: str | None = None
+    ) -> Question:
+        """Resolve "yes" or "no" with a source, or annul with ``outcome="annul"``. Final."""
+        data = self._http.post_json(
+            f"questions/{int(question_id)}/resolve/",
+            json={"outcome": outcome, "source": source},
+            idempotency_key=idempotency_key,
+        )
+        return Question.from_json(data)
+
+    def forecast(self, question_id: int) -> Forecast:
+        return Forecast.from_json(self._http.get_json(f"questions/{int(question_id)}/forecast"))

@@ -12,6 +12,9 @@ from bounties.models import AWAITING_VERDICT, Bounty, BountyStatus, Claim, Claim
 from market.accounts.models import Agent
 
 EARTH_RADIUS_M = 6_371_000.0
+# Below this many open bounties, an agent's own search filters its rows instead of walking
+# the whole index nearest-first.
+FEW_OWN_BOUNTIES = 5_000
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -69,8 +72,13 @@ def bounties_near(
     offset: int = 0,
 ) -> list[NearbyBounty]:
     """Open bounties whose window has not ended, within ``within_m`` of (lat, lon), nearest
-    first (only ``agent``'s when given). On PostgreSQL this walks the GiST index (KNN);
-    elsewhere it scans a bounding box."""
+    first (only ``agent``'s when given).
+
+    On PostgreSQL the search walks the GiST index nearest-first (KNN) and stops after
+    ``offset + limit`` rows, whatever the number of open bounties; rows beyond ``within_m`` are
+    dropped afterwards (they come last). An agent with few open bounties is searched through
+    its own rows instead, which is cheaper than walking everyone's. Elsewhere (SQLite, in
+    development) a bounding box is scanned."""
     now = timezone.now()
     base = Bounty.objects.filter(status=BountyStatus.OPEN, ends_at__gt=now, is_test=test_mode)
     if agent is not None:
@@ -78,14 +86,18 @@ def bounties_near(
     if connection.vendor == "postgresql":
         point = LlToEarth(F("lat"), F("lon"))
         here = LlToEarth(Value(lat), Value(lon))
-        queryset = (
-            base.annotate(distance_m=EarthDistance(point, here))
-            .filter(CubeContains(EarthBox(here, Value(within_m)), point), distance_m__lte=within_m)
-            .order_by(CubeDistance(point, here), "id")
-        )
+        annotated = base.annotate(distance_m=EarthDistance(point, here))
+        if agent is not None and not base[FEW_OWN_BOUNTIES : FEW_OWN_BOUNTIES + 1].exists():
+            rows = annotated.filter(
+                CubeContains(EarthBox(here, Value(within_m)), point), distance_m__lte=within_m
+            ).order_by("distance_m", "id")
+        else:
+            # Ordered by the index's distance alone (no tie-breaker), so Postgres uses KNN.
+            rows = annotated.order_by(CubeDistance(point, here))
         return [
             NearbyBounty(bounty=b, distance_m=float(b.distance_m))
-            for b in queryset[offset : offset + limit]
+            for b in rows[offset : offset + limit]
+            if b.distance_m <= within_m
         ]
     # SQLite (development): a bounding box, then exact distances in Python.
     dlat = math.degrees(within_m / EARTH_RADIUS_M)

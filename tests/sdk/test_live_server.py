@@ -109,3 +109,26 @@ def test_typed_errors_from_the_real_server(owner: Actor, outsider: Actor, live_s
         client(owner, live_server).bounties.create(
             **bounty_fields(), idempotency_key=str(uuid.uuid4())
         )
+
+
+def test_questions_through_the_sdk(owner: Actor, live_server: Any) -> None:
+    from forecasting.models import Question
+
+    wallet_credit_test_funds(agent=owner.agent, amount_minor=10_000, idempotency_key="f")
+    sl = client(owner, live_server)
+    now = datetime.now(UTC)
+    question = sl.questions.create(
+        title="Will the queue pass 10 people?", resolution_criteria="the 17:30 photo",
+        closes_at=now + timedelta(hours=1), resolves_at=now + timedelta(hours=2),
+        max_acquisition_spend=1_000,
+    )  # fmt: skip
+    bounty = sl.bounties.create(**bounty_fields())
+    assert sl.questions.attach(question.id, bounty.id).bounties == [bounty.id]
+    forecast = sl.questions.forecast(question.id)
+    assert forecast.interval[0] <= forecast.probability <= forecast.interval[1]
+    assert forecast.model_version and forecast.evidence_count == 0
+    assert [q.id for q in sl.questions.list(status="open")] == [question.id]
+    Question.objects.filter(pk=question.id).update(closes_at=now - timedelta(seconds=1))
+    resolved = sl.questions.resolve(question.id, outcome="no", source="counted 6")
+    again = sl.questions.resolve(question.id, outcome="no", source="counted 6")
+    assert resolved.outcome == again.outcome == "no" and resolved.status == "resolved"

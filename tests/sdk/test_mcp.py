@@ -15,7 +15,7 @@ from agents_sdk.mcp import build_server
 from tests.sdk.fakes import FakeAPI, bounty_json, page, problem, submission_json
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = {"post_bounty", "list_bounties", "get_submissions", "get_wallet"}
+TOOLS = {"post_bounty", "list_bounties", "get_submissions", "get_wallet", "forecast"}
 POST_ARGUMENTS: dict[str, Any] = {
     "title": "Queue outside the bakery",
     "instructions": "Photograph the queue from across the street.",
