@@ -1,0 +1,87 @@
+"""The forecasting model: P(yes) from a question and a set of evidence items. Plain torch, no
+Django, so it can be trained, benchmarked and run on a GPU box alone.
+
+The question is read through a frozen text encoder (all-MiniLM-L6-v2 in production: its
+embedding comes in as ``text``); each evidence item is its image embedding plus a few numbers
+(distance to the target, hours before the close, the worker's reputation). Items are projected,
+then pooled with attention whose query comes from the question, so the model can weigh the
+photos that matter for this question; a question without evidence pools to zeros and is told
+so by the evidence count.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+META_FEATURES = 4  # distance_km / 10, hours_before_close / 24, reputation, has_embedding
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    text_dim: int = 384
+    image_dim: int = 512
+    hidden: int = 64
+    dropout: float = 0.1
+
+
+@dataclass
+class Batch:
+    """``text``: (B, text_dim); ``images``: (B, N, image_dim); ``meta``: (B, N, META_FEATURES);
+    ``mask``: (B, N), True where an evidence item exists."""
+
+    text: torch.Tensor
+    images: torch.Tensor
+    meta: torch.Tensor
+    mask: torch.Tensor
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(
+            self.text.to(device), self.images.to(device), self.meta.to(device),
+            self.mask.to(device),
+        )  # fmt: skip
+
+
+class ForecastModel(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.text = nn.Sequential(nn.Linear(config.text_dim, config.hidden), nn.GELU())
+        self.item = nn.Sequential(
+            nn.Linear(config.image_dim + META_FEATURES, config.hidden),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.hidden),
+        )
+        self.query = nn.Linear(config.hidden, config.hidden)
+        self.head = nn.Sequential(
+            nn.Linear(2 * config.hidden + 1, config.hidden),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, 1),
+        )
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Logits of P(yes), shape (B,)."""
+        question = self.text(batch.text)  # (B, H)
+        items = self.item(torch.cat([batch.images, batch.meta], dim=-1))  # (B, N, H)
+        scores = torch.einsum("bh,bnh->bn", self.query(question), items)
+        scores = scores / self.config.hidden**0.5
+        scores = scores.masked_fill(~batch.mask, float("-inf"))
+        weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # no evidence: all zeros
+        pooled = torch.einsum("bn,bnh->bh", weights, items)
+        count = batch.mask.sum(dim=-1, keepdim=True).float().log1p()
+        return self.head(torch.cat([question, pooled, count], dim=-1)).squeeze(-1)
+
+    @torch.no_grad()
+    def predict(self, batch: Batch, *, samples: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """P(yes) and its spread. With ``samples`` > 0, MC dropout: the mean and standard
+        deviation over that many stochastic passes (the disagreement acquisition uses)."""
+        if samples <= 0:
+            self.eval()
+            probability = torch.sigmoid(self(batch))
+            return probability, torch.zeros_like(probability)
+        self.train()  # dropout on
+        draws = torch.stack([torch.sigmoid(self(batch)) for _ in range(samples)])
+        self.eval()
+        return draws.mean(dim=0), draws.std(dim=0)
