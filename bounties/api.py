@@ -48,18 +48,13 @@ from bounties.selectors import (
 )
 from bounties.services import BountySpec, bounty_cancel, bounty_create
 from bounties.webhooks import webhook_endpoint_create, webhook_endpoint_disable
-from market.accounts.models import Agent, Scope
+from market.accounts.authentication import request_agent
+from market.accounts.models import Scope
 from market.core.api import CursorPagination, paginated
 from market.core.errors import ApplicationError
 from market.core.idempotency import idempotent
 
 MAX_PRICE_MINOR = 1_000_000
-
-
-def _agent(request: Request) -> Agent:
-    agent = request.user
-    assert isinstance(agent, Agent)
-    return agent
 
 
 @extend_schema_serializer(component_name="BountyCreate")
@@ -213,7 +208,7 @@ class BountiesApi(APIView):
         query = NearQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        agent = _agent(request)
+        agent = request_agent(request)
         if "near" not in params:
             paginator = BountyPagination()
             page = paginator.paginate_queryset(
@@ -255,13 +250,13 @@ class BountiesApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = BountyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        bounty = bounty_create(agent=_agent(request), spec=serializer.to_spec())
+        bounty = bounty_create(agent=request_agent(request), spec=serializer.to_spec())
         [bounty] = with_open_slots([bounty])
         return Response(BountyOutputSerializer(bounty).data, status=201)
 
 
 def _own_bounty(request: Request, bounty_id: int) -> Bounty:
-    return get_object_or_404(Bounty, pk=bounty_id, agent=_agent(request))
+    return get_object_or_404(Bounty, pk=bounty_id, agent=request_agent(request))
 
 
 class BountyApi(APIView):
@@ -285,7 +280,7 @@ class BountyCancelApi(APIView):
     @idempotent
     def post(self, request: Request, bounty_id: int) -> Response:
         bounty = bounty_cancel(
-            bounty=_own_bounty(request, bounty_id), actor=f"agent:{_agent(request).pk}"
+            bounty=_own_bounty(request, bounty_id), actor=f"agent:{request_agent(request).pk}"
         )
         [bounty] = with_open_slots([bounty])
         return Response(BountyOutputSerializer(bounty).data)
@@ -360,7 +355,7 @@ class SubmissionsApi(APIView):
         query = SubmissionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         submissions: QuerySet[Submission] = submissions_for_agent(
-            _agent(request),
+            request_agent(request),
             bounty_id=query.validated_data.get("bounty"),
             status=query.validated_data.get("status"),
         )
@@ -376,7 +371,9 @@ class SubmissionApi(APIView):
 
     @extend_schema(operation_id="submissions_retrieve", responses=SubmissionOutputSerializer)
     def get(self, request: Request, submission_id: int) -> Response:
-        submission = get_object_or_404(submissions_for_agent(_agent(request)), pk=submission_id)
+        submission = get_object_or_404(
+            submissions_for_agent(request_agent(request)), pk=submission_id
+        )
         return Response(SubmissionOutputSerializer(submission, context={"request": request}).data)
 
 
@@ -411,7 +408,7 @@ class WebhookEndpointsApi(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        endpoints = WebhookEndpoint.objects.filter(agent=_agent(request), is_active=True)
+        endpoints = WebhookEndpoint.objects.filter(agent=request_agent(request), is_active=True)
         return Response({"results": WebhookEndpointOutputSerializer(endpoints, many=True).data})
 
     @extend_schema(
@@ -423,7 +420,9 @@ class WebhookEndpointsApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = WebhookEndpointInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = webhook_endpoint_create(agent=_agent(request), **serializer.validated_data)
+        endpoint = webhook_endpoint_create(
+            agent=request_agent(request), **serializer.validated_data
+        )
         return Response(WebhookEndpointCreatedSerializer(endpoint).data, status=201)
 
 
@@ -432,7 +431,7 @@ class WebhookEndpointApi(APIView):
 
     @extend_schema(operation_id="webhook_endpoints_destroy", responses={204: None})
     def delete(self, request: Request, endpoint_id: int) -> Response:
-        endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id, agent=_agent(request))
+        endpoint = get_object_or_404(WebhookEndpoint, pk=endpoint_id, agent=request_agent(request))
         webhook_endpoint_disable(endpoint=endpoint)
         return Response(status=204)
 
@@ -449,7 +448,7 @@ class ReceiptOutputSerializer(serializers.Serializer):
 
 
 def _accepted_submission(request: Request, submission_id: int) -> Submission:
-    submission = get_object_or_404(submissions_for_agent(_agent(request)), pk=submission_id)
+    submission = get_object_or_404(submissions_for_agent(request_agent(request)), pk=submission_id)
     if submission.status != SubmissionStatus.ACCEPTED:
         raise ApplicationError(
             "not_accepted",

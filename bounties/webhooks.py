@@ -33,7 +33,7 @@ from bounties.models import (
     WebhookEndpoint,
 )
 from market.accounts.models import Agent
-from market.core.errors import ApplicationError
+from market.core.errors import ApplicationError, field_error
 
 logger = logging.getLogger(__name__)
 
@@ -61,27 +61,20 @@ def _validate_url(url: str) -> str:
     hosts that resolve to private, loopback or link-local addresses (no SSRF into our network)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _url_error("Use an absolute http(s) URL.")
+        raise field_error("url", "Use an absolute http(s) URL.")
     if settings.PRODUCTION and parts.scheme != "https":
-        raise _url_error("Webhook URLs must use https.")
+        raise field_error("url", "Webhook URLs must use https.")
     if _allow_private_hosts():
         return url
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
     except socket.gaierror as exc:
-        raise _url_error("The host does not resolve.") from exc
+        raise field_error("url", "The host does not resolve.") from exc
     for address in addresses:
         ip = ipaddress.ip_address(str(address).split("%")[0])
         if not ip.is_global:
-            raise _url_error("The host resolves to a private address.")
+            raise field_error("url", "The host resolves to a private address.")
     return url
-
-
-def _url_error(message: str) -> ApplicationError:
-    return ApplicationError(
-        "validation_error", f"The request has invalid fields: url. {message}",
-        extra={"errors": {"url": [message]}},
-    )  # fmt: skip
 
 
 @transaction.atomic
@@ -92,10 +85,7 @@ def webhook_endpoint_create(
     events = list(dict.fromkeys(events or []))
     unknown = sorted(set(events) - set(WEBHOOK_EVENT_TYPES))
     if unknown:
-        raise ApplicationError(
-            "validation_error", "The request has invalid fields: events.",
-            extra={"errors": {"events": [f"Unknown event types: {', '.join(unknown)}."]}},
-        )  # fmt: skip
+        raise field_error("events", f"Unknown event types: {', '.join(unknown)}.")
     if (
         WebhookEndpoint.objects.filter(agent=agent, is_active=True).count()
         >= MAX_ENDPOINTS_PER_AGENT

@@ -19,15 +19,10 @@ from forecasting.services import (
     question_create,
     question_resolve,
 )
-from market.accounts.models import Agent, Scope
+from market.accounts.authentication import request_agent
+from market.accounts.models import Scope
 from market.core.api import CursorPagination, paginated
 from market.core.idempotency import idempotent
-
-
-def _agent(request: Request) -> Agent:
-    agent = request.user
-    assert isinstance(agent, Agent)
-    return agent
 
 
 class QuestionInputSerializer(serializers.Serializer):
@@ -96,7 +91,7 @@ class QuestionsApi(APIView):
             raise serializers.ValidationError({"status": f"Use one of {QuestionStatus.values}."})
         paginator = QuestionPagination()
         page = paginator.paginate_queryset(
-            questions_for_agent(_agent(request), status=status).prefetch_related("links"),
+            questions_for_agent(request_agent(request), status=status).prefetch_related("links"),
             request,
             view=self,
         )
@@ -113,7 +108,7 @@ class QuestionsApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         question = question_create(
-            agent=_agent(request), title=data["title"],
+            agent=request_agent(request), title=data["title"],
             resolution_criteria=data["resolution_criteria"], closes_at=data["closes_at"],
             resolves_at=data["resolves_at"], lat=data.get("lat"), lon=data.get("lon"),
             evidence_template=data["evidence_template"], stake_minor=data["stake"],
@@ -123,7 +118,7 @@ class QuestionsApi(APIView):
 
 
 def _own_question(request: Request, question_id: int) -> Question:
-    return get_object_or_404(Question, pk=question_id, agent=_agent(request))
+    return get_object_or_404(Question, pk=question_id, agent=request_agent(request))
 
 
 class QuestionApi(APIView):
@@ -152,7 +147,7 @@ class QuestionBountiesApi(APIView):
         serializer = AttachInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         bounty = get_object_or_404(
-            Bounty, pk=serializer.validated_data["bounty"], agent=_agent(request)
+            Bounty, pk=serializer.validated_data["bounty"], agent=request_agent(request)
         )
         question_attach_bounty(question=question, bounty=bounty)
         return Response(QuestionOutputSerializer(question).data)
@@ -181,7 +176,7 @@ class QuestionResolveApi(APIView):
         serializer = ResolveInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         outcome, source = serializer.validated_data["outcome"], serializer.validated_data["source"]
-        actor = f"agent:{_agent(request).pk}"
+        actor = f"agent:{request_agent(request).pk}"
         if outcome == "annul":
             question = question_annul(question=question, reason=source, actor=actor)
         else:

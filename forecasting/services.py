@@ -21,17 +21,9 @@ from forecasting.models import (
 )
 from forecasting.selectors import resolved_counts
 from market.accounts.models import Agent
-from market.core.errors import ApplicationError
+from market.core.errors import ApplicationError, field_error
 
 logger = logging.getLogger(__name__)
-
-
-def _invalid(field: str, message: str) -> ApplicationError:
-    return ApplicationError(
-        "validation_error",
-        f"The request has invalid fields: {field}.",
-        extra={"errors": {field: [message]}},
-    )
 
 
 @transaction.atomic
@@ -50,13 +42,13 @@ def question_create(
 ) -> Question:
     """A new open question. Evidence captured after ``closes_at`` never counts."""
     if closes_at <= timezone.now():
-        raise _invalid("closes_at", "The question must close in the future.")
+        raise field_error("closes_at", "The question must close in the future.")
     if resolves_at < closes_at:
-        raise _invalid("resolves_at", "A question resolves at or after it closes.")
+        raise field_error("resolves_at", "A question resolves at or after it closes.")
     if (lat is None) != (lon is None):
-        raise _invalid("lat", "Give both lat and lon, or neither.")
+        raise field_error("lat", "Give both lat and lon, or neither.")
     if stake_minor < 0 or max_acquisition_spend_minor < 0:
-        raise _invalid("max_acquisition_spend", "Amounts cannot be negative.")
+        raise field_error("max_acquisition_spend", "Amounts cannot be negative.")
     question = Question.objects.create(
         agent=agent, title=title, resolution_criteria=resolution_criteria, closes_at=closes_at,
         resolves_at=resolves_at, lat=lat, lon=lon, evidence_template=evidence_template or {},
@@ -104,7 +96,7 @@ def question_resolve(*, question: Question, outcome: Outcome, source: str, actor
             "question_not_closed", "A question can be resolved once it has closed", status=409
         )
     if not source.strip():
-        raise _invalid("source", "Say where the answer comes from.")
+        raise field_error("source", "Say where the answer comes from.")
     question.status, question.outcome = QuestionStatus.RESOLVED, outcome
     question.resolution_source, question.resolved_by = source.strip(), actor
     question.resolved_at = timezone.now()

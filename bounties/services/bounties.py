@@ -25,7 +25,7 @@ from bounties.models import (
 )
 from bounties.webhooks import webhook_event_emit
 from market.accounts.models import Agent
-from market.core.errors import ApplicationError
+from market.core.errors import ApplicationError, field_error
 from market.ledger.services import escrow_hold, escrow_refund, platform_fee_minor
 
 logger = logging.getLogger(__name__)
@@ -52,14 +52,6 @@ class BountySpec:
     auto_approve_after: timedelta = timedelta(hours=24)
     blur_faces: bool = True
     metadata: dict[str, Any] | None = None
-
-
-def field_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(
-        "validation_error",
-        f"The request has invalid fields: {field}.",
-        extra={"errors": {field: [message]}},
-    )
 
 
 def _validate_spec(spec: BountySpec, *, agent: Agent, now: datetime) -> None:

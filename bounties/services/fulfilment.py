@@ -27,12 +27,11 @@ from bounties.services.bounties import (
     bounty_event_record,
     bounty_lock,
     claims_lapse_stale,
-    field_error,
     open_slots,
 )
 from bounties.webhooks import webhook_event_emit
 from market.accounts.models import User
-from market.core.errors import ApplicationError
+from market.core.errors import ApplicationError, field_error
 from market.ledger.services import escrow_refund, escrow_release
 
 logger = logging.getLogger(__name__)

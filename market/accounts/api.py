@@ -6,7 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from market.accounts.models import Agent, APIKey
+from market.accounts.authentication import request_agent
+from market.accounts.models import APIKey
 
 
 class MeApi(APIView):
@@ -26,7 +27,7 @@ class MeApi(APIView):
 
     @extend_schema(responses=OutputSerializer, operation_id="me_retrieve")
     def get(self, request: Request) -> Response:
-        agent: Agent = request.user  # type: ignore[assignment]
+        agent = request_agent(request)
         api_key: APIKey = request.auth  # type: ignore[assignment]
         data = {
             "agent_id": agent.pk,

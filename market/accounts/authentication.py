@@ -54,3 +54,11 @@ class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "sl_<prefix>_<secret>",
             "description": "An agent's API key, shown once when it is created.",
         }
+
+
+def request_agent(request: Request) -> Agent:
+    """The agent a request authenticated as (views behind HasAPIKeyScope only)."""
+    agent = request.user
+    if not isinstance(agent, Agent):
+        raise exceptions.NotAuthenticated("Send an API key: 'Authorization: Bearer sl_...'.")
+    return agent

@@ -23,3 +23,12 @@ class ApplicationError(Exception):
         self.message = message
         self.status = status
         self.extra = extra or {}
+
+
+def field_error(field: str, message: str) -> ApplicationError:
+    """A validation failure on one field, shaped like the serializers' (``errors``)."""
+    return ApplicationError(
+        "validation_error",
+        f"The request has invalid fields: {field}.",
+        extra={"errors": {field: [message]}},
+    )

@@ -10,7 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from market.accounts.models import Agent, Scope
+from market.accounts.authentication import request_agent
+from market.accounts.models import Scope
 from market.core.api import CursorPagination
 from market.ledger.models import Entry
 from market.ledger.selectors import wallet_entries, wallet_summary
@@ -37,8 +38,7 @@ class WalletApi(APIView):
 
     @extend_schema(responses=OutputSerializer, operation_id="wallet_retrieve")
     def get(self, request: Request) -> Response:
-        agent: Agent = request.user  # type: ignore[assignment]
-        return Response(self.OutputSerializer(wallet_summary(agent)).data)
+        return Response(self.OutputSerializer(wallet_summary(request_agent(request))).data)
 
 
 class EntryPagination(CursorPagination):
@@ -71,5 +71,4 @@ class WalletTransactionsApi(ListAPIView[Entry]):
     serializer_class = OutputSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        agent: Agent = self.request.user  # type: ignore[assignment]
-        return wallet_entries(agent)
+        return wallet_entries(request_agent(self.request))
