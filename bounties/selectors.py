@@ -3,12 +3,21 @@
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import BooleanField, Count, F, FloatField, Func, QuerySet, Value
 from django.utils import timezone
 
-from bounties.models import AWAITING_VERDICT, Bounty, BountyStatus, Claim, ClaimStatus, Submission
+from bounties.models import (
+    AWAITING_VERDICT,
+    Bounty,
+    BountyStatus,
+    Claim,
+    ClaimStatus,
+    Submission,
+    SubmissionStatus,
+)
 from market.accounts.models import Agent
 
 EARTH_RADIUS_M = 6_371_000.0
@@ -155,3 +164,23 @@ def submissions_for_agent(
     if status:
         queryset = queryset.filter(status=status)
     return queryset
+
+
+def worker_verdicts(
+    worker_id: int, *, exclude_submission_id: int | None = None, limit: int | None = 50
+) -> list[tuple[bool, datetime]]:
+    """The worker's decided submissions, newest first, as (accepted, decided_at): what
+    reputation is computed from."""
+    decided = Submission.objects.filter(
+        worker_id=worker_id,
+        status__in=[SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED],
+        decided_at__isnull=False,
+    ).order_by("-decided_at")
+    if exclude_submission_id is not None:
+        decided = decided.exclude(pk=exclude_submission_id)
+    rows = decided.values_list("status", "decided_at")
+    return [
+        (status == SubmissionStatus.ACCEPTED, at)
+        for status, at in (rows[:limit] if limit is not None else rows)
+        if at is not None
+    ]

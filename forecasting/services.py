@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bounties.models import Bounty, Submission, SubmissionStatus
-from bounties.selectors import haversine_m
+from bounties.selectors import haversine_m, worker_verdicts
 from forecasting import baseline
 from forecasting.models import (
     EvidenceItem,
@@ -22,6 +22,7 @@ from forecasting.models import (
 from forecasting.selectors import resolved_counts
 from market.accounts.models import Agent
 from market.core.errors import ApplicationError, field_error
+from verification.policy import reputation
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +121,7 @@ def question_annul(*, question: Question, reason: str, actor: str) -> Question:
 
 
 def _reputation(worker_id: int) -> float | None:
-    from bounties.services.checking import worker_standing
-
-    submission = Submission.objects.filter(worker_id=worker_id).first()
-    return worker_standing(submission)[0] if submission else None
+    return reputation(worker_verdicts(worker_id), timezone.now())
 
 
 def evidence_collect(*, question: Question) -> list[EvidenceItem]:

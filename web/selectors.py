@@ -16,13 +16,12 @@ from bounties.models import (
     Submission,
     SubmissionStatus,
 )
+from bounties.selectors import worker_verdicts
 from market.accounts.models import Agent, APIKey, User
 from market.ledger.selectors import WalletSummary, wallet_summary
 from market.ledger.services import earnings_account
 from market.payments.models import Payout, PayoutStatus
 from verification.policy import reputation
-
-DECIDED = (SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,7 @@ class WorkerStanding:
 def worker_standing(worker: User) -> WorkerStanding:
     """The worker's recency-weighted reputation (as verification sees it) and plain
     acceptance rate, over their decided submissions."""
-    decided = list(
-        Submission.objects.filter(
-            worker=worker, status__in=DECIDED, decided_at__isnull=False
-        ).values_list("status", "decided_at")
-    )
-    verdicts = [(status == SubmissionStatus.ACCEPTED, at) for status, at in decided if at]
+    verdicts = worker_verdicts(worker.pk, limit=None)
     accepted = sum(1 for is_accepted, _ in verdicts if is_accepted)
     return WorkerStanding(
         reputation=reputation(verdicts, timezone.now()),

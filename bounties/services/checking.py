@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bounties.models import Bounty, Submission, SubmissionStatus
+from bounties.selectors import worker_verdicts
 from bounties.services.fulfilment import submission_decide, submission_transition
 from verification.checks import CheckResult, Status
 from verification.fingerprints import DatabaseDuplicateIndex
@@ -73,17 +74,7 @@ def _thresholds() -> Thresholds:
 
 def worker_standing(submission: Submission) -> tuple[float | None, int]:
     """The worker's recency-weighted acceptance rate and how many verdicts it rests on."""
-    decided = list(
-        Submission.objects.filter(
-            worker_id=submission.worker_id,
-            status__in=[SubmissionStatus.ACCEPTED, SubmissionStatus.REJECTED],
-            decided_at__isnull=False,
-        )
-        .exclude(pk=submission.pk)
-        .order_by("-decided_at")
-        .values_list("status", "decided_at")[:50]
-    )
-    verdicts = [(status == SubmissionStatus.ACCEPTED, at) for status, at in decided if at]
+    verdicts = worker_verdicts(submission.worker_id, exclude_submission_id=submission.pk)
     return reputation(verdicts, timezone.now()), len(verdicts)
 
 
