@@ -103,6 +103,9 @@ class EvidenceItem(models.Model):
     captured_at = models.DateTimeField(null=True, blank=True)
     distance_m = models.FloatField(null=True, blank=True)
     worker_reputation = models.FloatField(null=True, blank=True)
+    embedding_model = models.CharField(
+        max_length=100, blank=True, help_text="What made the embedding (a model reads one kind)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -140,3 +143,80 @@ class Forecast(models.Model):
 
     def __str__(self) -> str:
         return f"{self.probability:.2f} for question #{self.question_id} ({self.model_version})"
+
+
+class ModelVersionStatus(models.TextChoices):
+    CHAMPION = "champion", "Champion (serving)"
+    RETIRED = "retired", "Retired (a former champion)"
+    REJECTED = "rejected", "Rejected (did not beat the champion)"
+    FAILED = "failed", "Failed (training did not finish)"
+
+
+class ModelVersion(models.Model):
+    """One trained forecaster: how it was made, on what, and how it scored. At most one is the
+    champion (the one serving forecasts); the others are kept for history and rollback."""
+
+    name = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=16, choices=ModelVersionStatus.choices)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
+        help_text="The champion it was fine-tuned from (none: trained from scratch).",
+    )  # fmt: skip
+    artifact_path = models.CharField(max_length=500, blank=True)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    model_config = models.JSONField(default=dict, blank=True)
+    text_encoder = models.CharField(max_length=200, blank=True)
+    embedding_model = models.CharField(max_length=100, blank=True)
+    data_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the dataset.")
+    data_summary = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Held-out scores: this model, champion, baselines."
+    )
+    training_curve = models.JSONField(default=list, blank=True)
+    search = models.JSONField(default=list, blank=True, help_text="Hyperparameter trials.")
+    decision = models.CharField(max_length=500, blank=True)
+    device = models.CharField(max_length=20, blank=True)
+    training_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="champion"), name="one_champion"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class AcquisitionDecision(models.Model):
+    """What the acquisition loop decided for a question, and why (the audit trail of the money
+    it spent on the owner's behalf)."""
+
+    class Action(models.TextChoices):
+        POSTED = "posted", "Posted a bounty"
+        SKIPPED = "skipped", "Skipped"
+
+    question = models.ForeignKey(
+        Question, on_delete=models.PROTECT, related_name="acquisition_decisions"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    reason = models.CharField(max_length=300)
+    probability = models.FloatField(null=True, blank=True)
+    uncertainty = models.FloatField(null=True, blank=True)
+    value_minor = models.BigIntegerField(null=True, blank=True)
+    cost_minor = models.BigIntegerField(default=0)
+    bounty = models.OneToOneField(
+        Bounty, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    model_version = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.action} for question #{self.question_id}: {self.reason}"
