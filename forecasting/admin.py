@@ -1,6 +1,13 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from forecasting.models import EvidenceItem, Forecast, Question, QuestionBounty
+from forecasting.models import (
+    AcquisitionDecision,
+    EvidenceItem,
+    Forecast,
+    Question,
+    QuestionBounty,
+)
 
 
 class QuestionBountyInline(admin.TabularInline):
@@ -36,3 +43,33 @@ class ForecastAdmin(admin.ModelAdmin):
         "computed_at",
     )
     list_filter = ("model_version",)
+
+
+@admin.register(AcquisitionDecision)
+class AcquisitionDecisionAdmin(admin.ModelAdmin):
+    """The audit trail of what active acquisition spent on owners' behalf: read-only."""
+
+    list_display = (
+        "id",
+        "question",
+        "action",
+        "reason",
+        "value_minor",
+        "cost_minor",
+        "bounty",
+        "model_version",
+        "created_at",
+    )
+    list_filter = ("action", "model_version")
+    search_fields = ("reason", "question__title")
+    list_select_related = ("question", "bounty")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

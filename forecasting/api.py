@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bounties.models import Bounty
-from forecasting.models import Outcome, Question, QuestionStatus
+from forecasting.models import AcquisitionDecision, Outcome, Question, QuestionStatus
 from forecasting.selectors import latest_forecast, questions_for_agent
 from forecasting.services import (
     forecast_compute,
@@ -194,3 +194,37 @@ class QuestionForecastApi(APIView):
         question = _own_question(request, question_id)
         forecast = latest_forecast(question) or forecast_compute(question=question)
         return Response(ForecastOutputSerializer(forecast).data)
+
+
+@extend_schema_serializer(component_name="AcquisitionDecision")
+class AcquisitionDecisionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.ChoiceField(choices=AcquisitionDecision.Action.choices)
+    reason = serializers.CharField(help_text="Starts with a stable code, e.g. `confident:`.")
+    probability = serializers.FloatField(allow_null=True)
+    uncertainty = serializers.FloatField(allow_null=True, help_text="Interval half-width.")
+    value = serializers.IntegerField(
+        source="value_minor", allow_null=True, help_text="Uncertainty x stake, minor units."
+    )
+    cost = serializers.IntegerField(source="cost_minor", help_text="One bounty's full escrow.")
+    bounty = serializers.IntegerField(source="bounty_id", allow_null=True)
+    model_version = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class QuestionAcquisitionsApi(APIView):
+    """The audit trail of active acquisition for one of the agent's questions."""
+
+    required_scopes = {"GET": Scope.QUESTIONS_READ}
+
+    @extend_schema(
+        operation_id="questions_acquisitions",
+        responses=paginated("PaginatedAcquisitionDecisions", AcquisitionDecisionOutputSerializer),
+    )
+    def get(self, request: Request, question_id: int) -> Response:
+        question = _own_question(request, question_id)
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(question.acquisition_decisions.all(), request, view=self)
+        return paginator.get_paginated_response(
+            AcquisitionDecisionOutputSerializer(page, many=True).data
+        )

@@ -22,4 +22,9 @@ urlpatterns = [
         api.QuestionForecastApi.as_view(),
         name="question-forecast",
     ),
+    path(
+        "questions/<int:question_id>/acquisitions",
+        api.QuestionAcquisitionsApi.as_view(),
+        name="question-acquisitions",
+    ),
 ]

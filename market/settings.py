@@ -407,3 +407,12 @@ CELERY_BEAT_SCHEDULE["forecasting-collect-evidence"] = {
     "task": "forecasting.tasks.collect_evidence",
     "schedule": 60.0,
 }
+# Active acquisition (forecasting/acquisition.py): post evidence bounties while the forecast's
+# interval half-width times the stake is worth a bounty, within each question's budget; stop
+# once the half-width is at most CONFIDENCE or P(yes) is at least DECISIVE (or at most 1 - it).
+FORECAST_ACQUISITION_CONFIDENCE = float(env_str("FORECAST_ACQUISITION_CONFIDENCE", "0.1"))
+FORECAST_ACQUISITION_DECISIVE = float(env_str("FORECAST_ACQUISITION_DECISIVE", "0.9"))
+CELERY_BEAT_SCHEDULE["forecasting-acquire-evidence"] = {
+    "task": "forecasting.tasks.acquire_evidence",
+    "schedule": float(env_int("FORECAST_ACQUISITION_EVERY_SECONDS", 300, minimum=10)),
+}
