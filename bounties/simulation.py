@@ -21,6 +21,7 @@ from PIL import Image
 from bounties.models import Bounty, BountyStatus, Submission, SubmissionStatus
 from bounties.services import (
     ReportedLocation,
+    checking,
     claim_create,
     open_slots,
     submission_create,
@@ -110,20 +111,43 @@ def simulate(
 
 def _upload(bounty: Bounty, worker: User, photo: Path, *, approve_reviews: bool) -> Outcome:
     try:
-        data = stamp(photo.read_bytes(), lat=bounty.lat, lon=bounty.lon, taken_at=timezone.now())
-        with transaction.atomic():
-            submission, _ = submission_create(
-                claim=claim_create(bounty=bounty, worker=worker), worker=worker,
-                upload_id=uuid.uuid4(), content_type="image/jpeg",
-                photo=SimpleUploadedFile(photo.name, data, "image/jpeg"),
-                location=ReportedLocation(lat=bounty.lat, lon=bounty.lon, accuracy_m=10.0),
-            )  # fmt: skip
+        submission = upload_photo(
+            bounty=bounty, worker=worker, photo=photo.read_bytes(), name=photo.name,
+            approve_reviews=approve_reviews,
+        )  # fmt: skip
     except (ApplicationError, OSError, ValueError) as error:
         return Outcome(bounty, photo, None, error=str(error))
+    return Outcome(bounty, photo, submission)
+
+
+def upload_photo(
+    *,
+    bounty: Bounty,
+    worker: User,
+    photo: bytes,
+    name: str = "photo.jpg",
+    taken_at: datetime | None = None,
+    approve_reviews: bool = True,
+) -> Submission:
+    """``worker`` claims a slot of ``bounty`` and uploads ``photo``, stamped with the bounty's
+    location and ``taken_at`` (default: now), through the real services. The submission is
+    verified before this returns (in this process if no worker has done it yet: verifying twice
+    is harmless), and with ``approve_reviews`` approved if the pipeline sends it to review.
+    Raises ``ApplicationError`` when the claim or upload is refused."""
+    data = stamp(photo, lat=bounty.lat, lon=bounty.lon, taken_at=taken_at or timezone.now())
+    with transaction.atomic():
+        submission, _ = submission_create(
+            claim=claim_create(bounty=bounty, worker=worker), worker=worker,
+            upload_id=uuid.uuid4(), content_type="image/jpeg",
+            photo=SimpleUploadedFile(name, data, "image/jpeg"),
+            location=ReportedLocation(lat=bounty.lat, lon=bounty.lon, accuracy_m=10.0),
+        )  # fmt: skip
     submission.refresh_from_db()
+    if submission.status in (SubmissionStatus.RECEIVED, SubmissionStatus.VERIFYING):
+        submission = checking.submission_verify(submission_id=submission.pk)
     if approve_reviews and submission.status == SubmissionStatus.NEEDS_REVIEW:
         submission = submission_decide(
             submission=submission, accept=True, reasons=["Approved by the simulated reviewer."],
             actor="simulate_workers",
         )  # fmt: skip
-    return Outcome(bounty, photo, submission)
+    return submission

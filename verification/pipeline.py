@@ -28,6 +28,7 @@ from verification.checks.location import LocationRules, check_location
 from verification.checks.provenance import check_provenance
 from verification.checks.relevance import RelevanceRules, Scorer, check_relevance
 from verification.checks.safety import SafetyRules, check_safety
+from verification.embedding import TINY_IMAGE_MODEL, tiny_embedding
 from verification.image import GeoPoint, ImageLimits, LoadedImage
 from verification.target import Target
 
@@ -72,6 +73,7 @@ class Facts:
     camera_make: str | None
     camera_model: str | None
     embedding: list[float] | None = None
+    embedding_model: str = ""  # what made `embedding`: "clip:<model>" or "tiny-image-v1"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class Facts:
             "camera_make": self.camera_make,
             "camera_model": self.camera_model,
             "embedding": self.embedding,
+            "embedding_model": self.embedding_model,
         }
 
 
@@ -204,7 +207,19 @@ def run_all_checks(
         check_safety(loaded.image, safety_classifier, rules=settings.safety),
         check_provenance(data, loaded.mime_type),
     ]
-    return PipelineResult(results, replace(facts, embedding=embedding), loaded)
+    if embedding is None:  # no vision model: the cheap descriptor, so evidence still shows it
+        embedding, embedding_model = tiny_embedding(loaded.image), TINY_IMAGE_MODEL
+    else:
+        embedding_model = _scorer_name(scorer)
+    facts = replace(facts, embedding=embedding, embedding_model=embedding_model)
+    return PipelineResult(results, facts, loaded)
+
+
+def _scorer_name(scorer: Scorer | None) -> str:
+    """The relevance model's name for Facts: "clip:" and its directory's basename."""
+    vision_model = getattr(scorer, "model", None)
+    name_or_path = getattr(getattr(vision_model, "model", None), "name_or_path", "") or ""
+    return f"clip:{Path(str(name_or_path)).name or type(scorer).__name__}"
 
 
 def _read(data: bytes | None, path: str | Path | None) -> bytes:

@@ -80,7 +80,8 @@ def worker_standing(submission: Submission) -> tuple[float | None, int]:
 
 def _store(submission: Submission, result: PipelineResult) -> None:
     facts = result.facts.to_dict() if result.facts else {}
-    embedding = facts.pop("embedding", None)  # kept apart: large, and not for the worker's page
+    # The embedding is kept apart (large, and not for the worker's page); its model stays.
+    embedding = facts.pop("embedding", None)
     Submission.objects.filter(pk=submission.pk).update(
         checks=[_public(check) for check in result.results],
         facts=facts,
