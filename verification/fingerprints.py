@@ -35,6 +35,7 @@ def fingerprint_row(reference: str, fp: Fingerprint, rules: DuplicateRules) -> P
         phash=Fingerprint.signed(fp.phash),
         dhash=Fingerprint.signed(fp.dhash),
         quality=fp.quality,
+        spectrum=fp.spectrum,
         **dict(zip(_BAND_FIELDS, bands, strict=True)),
     )
 
@@ -57,14 +58,14 @@ class DatabaseDuplicateIndex:
                 condition |= Q(**{f"{field}__in": probes})
         matches: list[DuplicateMatch] = []
         rows = PhotoFingerprint.objects.filter(condition).values_list(
-            "reference", "sha256", "phash", "dhash", "band0"
+            "reference", "sha256", "phash", "dhash", "spectrum", "band0"
         )
-        for reference, sha256, phash, dhash, band0 in rows:
+        for reference, sha256, phash, dhash, spectrum, band0 in rows:
             if sha256 == fp.sha256:
                 matches.append(DuplicateMatch(reference, 0, exact=True))
             elif near and band0 is not None:
                 match = rules.near_match(
-                    fp, Fingerprint.unsigned(phash), Fingerprint.unsigned(dhash)
+                    fp, Fingerprint.unsigned(phash), Fingerprint.unsigned(dhash), bytes(spectrum)
                 )
                 if match is not None:
                     matches.append(replace(match, reference=reference))

@@ -8,7 +8,8 @@ class PhotoFingerprint(models.Model):
 
     `phash` (the searched hash) and `dhash` (the confirming one) are 64-bit hashes stored as
     signed BIGINTs; `band0..band3` are phash's four 16-bit bands (least significant first), NULL
-    when the photo is too plain (low quality) to be matched as a near copy.
+    when the photo is too plain (low quality) to be matched as a near copy; `spectrum` is the
+    second confirmation (63 signed bytes; empty on rows stored before it existed).
     """
 
     reference = models.CharField(max_length=100, db_index=True)  # e.g. "submission:12"
@@ -16,6 +17,7 @@ class PhotoFingerprint(models.Model):
     phash = models.BigIntegerField()
     dhash = models.BigIntegerField()
     quality = models.PositiveSmallIntegerField()
+    spectrum = models.BinaryField(max_length=63, default=b"")
     band0 = models.IntegerField(null=True, db_index=True)
     band1 = models.IntegerField(null=True, db_index=True)
     band2 = models.IntegerField(null=True, db_index=True)

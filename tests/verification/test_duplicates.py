@@ -1,5 +1,7 @@
 import io
 import random
+from collections import Counter
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -53,6 +55,7 @@ def test_it_catches_the_same_file_twice():
         "reference": "submission:1",
         "distance": 0,
         "confirm_distance": 0,
+        "similarity": None,
         "exact": True,
     }
 
@@ -145,12 +148,31 @@ def test_the_database_index_agrees_with_the_memory_index():
     assert database.find(fp_of(queries[1]), RULES)[0].reference == "submission:1"
 
 
+def test_the_spectrum_turns_down_hash_collisions_and_old_rows_still_match():
+    fp = fp_of(photo_bytes("DSCN0010.jpg"))
+    other = fp_of(photo_bytes("DSCN0021.jpg"))
+    assert RULES.near_match(fp, fp.phash, fp.dhash, fp.spectrum) is not None
+    # Same hashes, another picture's spectrum: a 64-bit collision, not a copy.
+    assert RULES.near_match(fp, fp.phash, fp.dhash, other.spectrum) is None
+    # A row stored before spectra existed is confirmed by the two hashes alone.
+    match = RULES.near_match(fp, fp.phash, fp.dhash, b"")
+    assert match is not None and match.similarity is None
+    index = MemoryDuplicateIndex()
+    index.add("old", Fingerprint(fp.sha256 + "x", fp.phash, fp.dhash, fp.quality), RULES)
+    index.add("collision", replace(other, phash=fp.phash, dhash=fp.dhash), RULES)
+    assert [m.reference for m in index.find(replace(fp, sha256="q"), RULES)] == ["old"]
+
+
 def test_it_catches_copies_and_avoids_false_matches_on_a_1k_corpus():
     """The bench measures this on 10k photos; this keeps a fast guard on the rates.
 
-    The catch rate counts copies of photos textured enough to be compared (quality >=
-    min_quality): copies of a plain tile of sky are, by design, only caught byte for byte."""
+    Every copy counts, including those of photos too plain to compare (quality < min_quality),
+    which are only caught byte for byte. Copies of generated scenes meet the 95% goal; copies
+    of real-photo tiles (a third of this corpus: skies, walls, low-texture crops) do not yet
+    (about 81% on the bench), and the floor below only guards that level against regressions.
+    """
     images = distinct_images(1000, seed=11)
+    tiles = len(images) // 3  # distinct_images puts the real-photo tiles first
     fingerprints = [image_fingerprint(image, sha256=str(n)) for n, image in enumerate(images)]
     index = MemoryDuplicateIndex()
     false_matches = 0
@@ -158,15 +180,14 @@ def test_it_catches_copies_and_avoids_false_matches_on_a_1k_corpus():
         false_matches += bool(index.find(fp, RULES))
         index.add(str(number), fp, RULES)
     rng = random.Random(5)
-    caught = total = plain = 0
+    caught: Counter[str] = Counter()
+    total: Counter[str] = Counter()
     for number in rng.sample(range(len(images)), 150):
-        if fingerprints[number].quality < RULES.min_quality:
-            plain += 1
-            continue
+        source = "tile" if number < tiles else "scene"
         for make_copy in COPY_KINDS.values():
             copy = image_fingerprint(make_copy(images[number], rng), sha256="copy")
-            total += 1
-            caught += any(m.reference == str(number) for m in index.find(copy, RULES))
+            total[source] += 1
+            caught[source] += any(m.reference == str(number) for m in index.find(copy, RULES))
     assert false_matches / len(images) <= 0.001
-    assert caught / total >= 0.95
-    assert plain / 150 < 0.15
+    assert caught["scene"] / total["scene"] >= 0.95
+    assert caught["tile"] / total["tile"] >= 0.75

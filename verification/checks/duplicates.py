@@ -1,27 +1,32 @@
 """Duplicates: the same file (SHA-256) or the same picture re-encoded, resized or slightly
 cropped as any earlier photo.
 
-Near copies: a 64-bit perceptual hash (pHash, DCT-based) within `max_distance` bits finds the
-candidates; a second, independent 64-bit hash (dHash, gradient-based) within
-`max_confirm_distance` bits confirms them. Unrelated photos meet pHash alone at distance <= 10
-often enough (real hashes are far from uniform) that at 10k photos ~1% of them match an
-unrelated earlier one; requiring both hashes brings that under 0.1% (bench/README.md).
+Near copies need three independent signals to agree:
+1. a 64-bit perceptual hash (pHash: signs of the 8x8 lowest DCT coefficients of a 32x32
+   luminance thumbnail) within `max_distance` bits finds the candidates, through the index;
+2. a second 64-bit hash (dHash, gradient-based) within `max_confirm_distance` bits;
+3. the *values* pHash thresholds (the 63 low-frequency DCT coefficients without DC, each
+   weighted by its spatial frequency to undo natural images' 1/f fall-off, normalised, stored
+   as 63 signed bytes: the "spectrum") with a cosine similarity of at least `min_similarity`.
+Unrelated photos meet pHash alone at distance <= 10 often enough (real hashes are far from
+uniform) that at 10k photos ~1% of them match an unrelated earlier one; dHash brings that to
+~0.1%, and the spectrum (which keeps the magnitudes the 1-bit hashes throw away) to ~0.02%
+(bench/README.md). That margin is what lets the quality gate (below) go down to 20.
 
 Lookups go through a multi-index hash (Norouzi et al., "Fast search in Hamming space with
 multi-index hashing"): the pHash is split into `bands` equal bands; two hashes within distance
 d agree to within floor(d / bands) bits on at least one band (pigeonhole), so probing every
 band value within that radius finds every candidate without a scan. With 4 x 16-bit bands and
 d <= 3 the probe is an exact band match; the default d = 10 probes radius 2 (137 values a
-band). Candidates are then confirmed with exact Hamming distances.
+band). Candidates are then confirmed with exact Hamming distances and the spectrum.
 
 Low-texture images (flat colour, sky, a dark pocket shot) all hash alike, so their hashes say
 nothing: a PDQ-style quality score (gradient energy of a 64x64 luminance thumbnail, 0..100)
 below `min_quality` turns near-copy matching off for that photo in both directions: it is not
 searched for and not indexed for near matches. Exact SHA-256 matches apply to every photo.
-PDQ discards hashes below 50 on this metric; the dHash confirmation lets us go down to 30.
-Lowering the gate to 20 (with dHash <= 11) catches more copies of plain photos, but copies of
-barely-textured photos are exactly where hashes are unstable; bench/README.md has the
-trade-off measured on the 10k corpus.
+PDQ discards hashes below 50 on this metric; the two confirmations let us go down to 20. Below
+that, distinct plain photos (two tiles of the same sky) are as close to each other as a copy
+is to its original, so no fingerprint can tell a copy from a new photo.
 """
 
 from __future__ import annotations
@@ -34,9 +39,9 @@ from functools import cache
 from itertools import combinations
 from typing import Protocol
 
-import imagehash
 import numpy as np
 from PIL import Image
+from scipy.fft import dct, dctn  # type: ignore[import-untyped]
 
 from verification.checks import CheckName, CheckResult, failed, passed, skipped
 
@@ -44,8 +49,16 @@ HASH_BITS = 64
 DEFAULT_BANDS = 4
 DEFAULT_MAX_DISTANCE = 10
 DEFAULT_MAX_CONFIRM_DISTANCE = 12
-DEFAULT_MIN_QUALITY = 30
+DEFAULT_MIN_SIMILARITY = 0.8
+DEFAULT_MIN_QUALITY = 20
+SPECTRUM_SIZE = 63
 _QUALITY_SIDE = 64
+# Hashes are computed on a luminance copy reduced (box filter) to at most this side: every
+# hash works on a 64x64 or smaller thumbnail, so the full-size photo is only read once.
+_WORKING_SIDE = 256
+# Spatial frequency of each of the 8x8 DCT coefficients after DC (row-major), the spectrum's
+# weights: natural images' coefficient magnitudes fall off about as 1/f.
+_FREQUENCY = np.hypot(*np.meshgrid(np.arange(8), np.arange(8), indexing="ij")).ravel()[1:]
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,9 @@ class Fingerprint:
     phash: int  # unsigned, 0 <= phash < 2**64
     dhash: int  # unsigned, the confirming hash
     quality: int  # 0..100
+    # 63 signed bytes (see the module docstring); empty for fingerprints stored before it
+    # existed, which are then confirmed by the two hashes alone.
+    spectrum: bytes = b""
 
     @staticmethod
     def signed(value: int) -> int:
@@ -71,6 +87,7 @@ class DuplicateMatch:
     distance: int  # pHash bits (0 for an exact match)
     exact: bool
     confirm_distance: int = 0  # dHash bits
+    similarity: float | None = None  # spectrum cosine (None: a fingerprint without one)
 
 
 @dataclass(frozen=True)
@@ -78,41 +95,85 @@ class DuplicateRules:
     max_distance: int = DEFAULT_MAX_DISTANCE
     max_confirm_distance: int = DEFAULT_MAX_CONFIRM_DISTANCE
     min_quality: int = DEFAULT_MIN_QUALITY
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
 
-    def near_match(self, query: Fingerprint, phash: int, dhash: int) -> DuplicateMatch | None:
+    def near_match(
+        self, query: Fingerprint, phash: int, dhash: int, spectrum: bytes = b""
+    ) -> DuplicateMatch | None:
         distance = (phash ^ query.phash).bit_count()
         confirm = (dhash ^ query.dhash).bit_count()
-        if distance <= self.max_distance and confirm <= self.max_confirm_distance:
-            return DuplicateMatch("", distance, exact=False, confirm_distance=confirm)
-        return None
+        if distance > self.max_distance or confirm > self.max_confirm_distance:
+            return None
+        similarity = spectrum_similarity(query.spectrum, spectrum)
+        if similarity is not None and similarity < self.min_similarity:
+            return None
+        return DuplicateMatch(
+            "", distance, exact=False, confirm_distance=confirm, similarity=similarity
+        )
 
 
 def fingerprint(data: bytes, image: Image.Image) -> Fingerprint:
-    """SHA-256 of the file bytes; pHash, dHash and quality of the (oriented) pixels."""
-    return Fingerprint(
-        sha256=hashlib.sha256(data).hexdigest(),
-        phash=perceptual_hash(image),
-        dhash=difference_hash(image),
-        quality=hash_quality(image),
-    )
-
-
-def perceptual_hash(image: Image.Image) -> int:
-    return int(str(imagehash.phash(image, hash_size=8)), 16)
-
-
-def difference_hash(image: Image.Image) -> int:
-    return int(str(imagehash.dhash(image, hash_size=8)), 16)
+    """SHA-256 of the file bytes; pHash, dHash, spectrum and quality of the (oriented)
+    pixels."""
+    return image_fingerprint(image, sha256=hashlib.sha256(data).hexdigest())
 
 
 def image_fingerprint(image: Image.Image, sha256: str = "") -> Fingerprint:
     """Hashes of pixels alone (benchmarks and tests, where there is no file)."""
+    luma = working_luma(image)
+    phash, spectrum = _perceptual_hash_and_spectrum(luma)
     return Fingerprint(
         sha256=sha256,
-        phash=perceptual_hash(image),
-        dhash=difference_hash(image),
-        quality=hash_quality(image),
+        phash=phash,
+        dhash=difference_hash(luma),
+        quality=hash_quality(luma),
+        spectrum=spectrum,
     )
+
+
+def working_luma(image: Image.Image) -> Image.Image:
+    """The image's luminance, box-reduced to at most `_WORKING_SIDE` a side (a big photo is
+    reduced before the colour conversion, which then costs next to nothing)."""
+    factor = max(1, min(image.size) // _WORKING_SIDE)
+    small = image.reduce(factor) if factor > 1 else image
+    return small if small.mode == "L" else small.convert("L")
+
+
+def perceptual_hash(image: Image.Image) -> int:
+    """imagehash.phash's 64 bits (its algorithm, on the working thumbnail), unsigned."""
+    return _perceptual_hash_and_spectrum(working_luma(image))[0]
+
+
+def _perceptual_hash_and_spectrum(luma: Image.Image) -> tuple[int, bytes]:
+    pixels = np.asarray(luma.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    # imagehash.phash: unnormalised DCT-II on both axes, the 8x8 lowest, above their median.
+    low = dct(dct(pixels, axis=0), axis=1)[:8, :8]
+    phash = _bits_to_int(low > np.median(low))
+    weighted = dctn(pixels, norm="ortho")[:8, :8].ravel()[1:] * _FREQUENCY
+    norm = float(np.linalg.norm(weighted))
+    unit = weighted / norm if norm > 0 else weighted
+    return phash, np.round(unit * 127).astype(np.int8).tobytes()
+
+
+def difference_hash(image: Image.Image) -> int:
+    """imagehash.dhash's 64 bits: is each of a 9x8 thumbnail's pixels brighter than its left
+    neighbour."""
+    pixels = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int32)
+    return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
+
+
+def _bits_to_int(bits: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(bits.ravel()).tobytes(), "big")
+
+
+def spectrum_similarity(a: bytes, b: bytes) -> float | None:
+    """Cosine similarity of two spectra, or None when either is missing (older rows)."""
+    if len(a) != SPECTRUM_SIZE or len(b) != SPECTRUM_SIZE:
+        return None
+    x = np.frombuffer(a, dtype=np.int8).astype(np.int32)
+    y = np.frombuffer(b, dtype=np.int8).astype(np.int32)
+    norms = float(np.sqrt(float(x @ x) * float(y @ y)))
+    return float(x @ y) / norms if norms else 0.0
 
 
 def hash_quality(image: Image.Image) -> int:
@@ -169,7 +230,8 @@ class MemoryDuplicateIndex:
     All bands live in one numpy column of entries sorted by key (band number, band value), with
     an offsets array from every possible key to its run of entries (CSR): a lookup gathers the
     runs of every probe key of every band in a few vectorised steps, so its cost follows the
-    number of candidates, not the number of stored photos. New entries wait in a small unsorted
+    number of candidates, not the number of stored photos. Candidates are confirmed (dHash,
+    spectrum) in the same vectorised way. New entries wait in a small unsorted
     buffer (checked by brute force) and are merged every `merge_every` additions.
     Thread-safe: one lock around reads and writes.
     """
@@ -185,6 +247,8 @@ class MemoryDuplicateIndex:
         self._by_sha: dict[str, list[int]] = {}
         self._phash = np.zeros(1024, dtype=np.uint64)
         self._dhash = np.zeros(1024, dtype=np.uint64)
+        self._spectrum = np.zeros((1024, SPECTRUM_SIZE), dtype=np.int8)
+        self._has_spectrum = np.zeros(1024, dtype=bool)
         self._pending: list[int] = []  # near-searchable entries not yet in the sorted columns
         self._keys = np.zeros(0, dtype=np.int64)
         self._key_entries = np.zeros(0, dtype=np.int64)  # sorted by (band << width) | value
@@ -210,8 +274,15 @@ class MemoryDuplicateIndex:
         if entry == len(self._phash):
             self._phash = np.concatenate([self._phash, np.zeros_like(self._phash)])
             self._dhash = np.concatenate([self._dhash, np.zeros_like(self._dhash)])
+            self._spectrum = np.concatenate([self._spectrum, np.zeros_like(self._spectrum)])
+            self._has_spectrum = np.concatenate(
+                [self._has_spectrum, np.zeros_like(self._has_spectrum)]
+            )
         self._phash[entry] = fp.phash
         self._dhash[entry] = fp.dhash
+        if len(fp.spectrum) == SPECTRUM_SIZE:
+            self._spectrum[entry] = np.frombuffer(fp.spectrum, dtype=np.int8)
+            self._has_spectrum[entry] = True
         self._references.append(reference)
         self._by_sha.setdefault(fp.sha256, []).append(entry)
         if fp.quality >= rules.min_quality:
@@ -262,17 +333,34 @@ class MemoryDuplicateIndex:
             near = (phash_distance <= rules.max_distance) & (
                 dhash_distance <= rules.max_confirm_distance
             )
-            for entry, distance, confirm in zip(
-                entries[near].tolist(),
-                phash_distance[near].tolist(),
-                dhash_distance[near].tolist(),
-                strict=True,
-            ):
+            entries = entries[near]
+            similarity = self._similarities(fp, entries)
+            if similarity is not None:
+                confirmed = np.isnan(similarity) | (similarity >= rules.min_similarity)
+                entries, similarity = entries[confirmed], similarity[confirmed]
+            for position, entry in enumerate(entries.tolist()):
                 if entry not in matches:
+                    value = None if similarity is None else float(similarity[position])
                     matches[entry] = DuplicateMatch(
-                        self._references[entry], distance, exact=False, confirm_distance=confirm
+                        self._references[entry],
+                        int(phash_distance[near][position]),
+                        exact=False,
+                        confirm_distance=int(dhash_distance[near][position]),
+                        similarity=None if value is None or np.isnan(value) else value,
                     )
             return sort_matches(matches.values())
+
+    def _similarities(self, fp: Fingerprint, entries: np.ndarray) -> np.ndarray | None:
+        """Spectrum cosines of `entries` with the query (NaN where an entry has no spectrum),
+        or None when the query has none."""
+        if len(fp.spectrum) != SPECTRUM_SIZE:
+            return None
+        query = np.frombuffer(fp.spectrum, dtype=np.int8).astype(np.int32)
+        stored = self._spectrum[entries].astype(np.int32)
+        norms = np.sqrt((stored * stored).sum(axis=1) * float(query @ query))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            similarity = (stored @ query) / norms
+        return np.where(self._has_spectrum[entries], np.nan_to_num(similarity), np.nan)
 
 
 @cache
@@ -309,6 +397,7 @@ def check_duplicates(
                 "reference": m.reference,
                 "distance": m.distance,
                 "confirm_distance": m.confirm_distance,
+                "similarity": None if m.similarity is None else round(m.similarity, 3),
                 "exact": m.exact,
             }
             for m in matches[:10]
