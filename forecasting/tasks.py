@@ -25,3 +25,20 @@ def acquire_evidence() -> None:
     posted = sum(1 for decision in decisions if decision.bounty_id is not None)
     if posted:
         logger.info("acquisition posted %s evidence bounties", posted)
+
+
+@shared_task(ignore_result=True)
+def train_forecaster() -> None:
+    """Beat: one turn of the closed loop (train, judge, maybe promote)."""
+    from forecasting.services.training import training_cycle
+
+    result = training_cycle()
+    logger.info("training cycle: %s", result.reason)
+
+
+@shared_task(ignore_result=True)
+def refresh_forecasts() -> None:
+    """Re-forecast every open question with the (new) champion."""
+    from forecasting.services import forecasts_refresh_open
+
+    logger.info("re-forecast %s open questions", forecasts_refresh_open())

@@ -62,11 +62,13 @@ def collate(examples: Sequence[Example], config: ModelConfig) -> tuple[Batch, to
     meta = torch.zeros(size, width, META_FEATURES)
     mask = torch.zeros(size, width, dtype=torch.bool)
     for row, example in enumerate(examples):
-        for column, (image, numbers) in enumerate(zip(example.images, example.meta, strict=True)):
-            images[row, column] = torch.tensor(list(image), dtype=torch.float32)
-            meta[row, column] = torch.tensor(list(numbers), dtype=torch.float32)
-            mask[row, column] = True
+        count = len(example.images)
+        if count:  # one tensor per example, not per item: collation runs every batch
+            images[row, :count] = torch.tensor(example.images, dtype=torch.float32)
+            meta[row, :count] = torch.tensor(example.meta, dtype=torch.float32)
+            mask[row, :count] = True
     outcomes = torch.tensor([float(example.outcome) for example in examples])
+
     return Batch(text, images, meta, mask), outcomes
 
 
@@ -110,12 +112,12 @@ def log_loss(probabilities: Sequence[float], outcomes: Sequence[float], eps: flo
     return total / len(outcomes)
 
 
-def expected_calibration_error(
+def reliability(
     probabilities: Sequence[float], outcomes: Sequence[float], bins: int = 10
-) -> float:
-    """Mean |accuracy - confidence| over equal-width probability bins, weighted by bin size."""
-    total = len(outcomes)
-    error = 0.0
+) -> list[dict[str, float]]:
+    """The reliability diagram's points: per non-empty equal-width bin, the mean forecast, the
+    share that resolved yes, and how many fell in it."""
+    points = []
     for index in range(bins):
         low, high = index / bins, (index + 1) / bins
         members = [
@@ -124,10 +126,23 @@ def expected_calibration_error(
             if low <= p < high or (index == bins - 1 and p == 1.0)
         ]
         if members:
-            confidence = sum(p for p, _ in members) / len(members)
-            accuracy = sum(y for _, y in members) / len(members)
-            error += len(members) / total * abs(accuracy - confidence)
-    return error
+            points.append({
+                "forecast": sum(p for p, _ in members) / len(members),
+                "observed": sum(y for _, y in members) / len(members),
+                "count": float(len(members)),
+            })  # fmt: skip
+    return points
+
+
+def expected_calibration_error(
+    probabilities: Sequence[float], outcomes: Sequence[float], bins: int = 10
+) -> float:
+    """Mean |accuracy - confidence| over equal-width probability bins, weighted by bin size."""
+    total = len(outcomes)
+    return sum(
+        point["count"] / total * abs(point["observed"] - point["forecast"])
+        for point in reliability(probabilities, outcomes, bins)
+    )
 
 
 def train(

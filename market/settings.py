@@ -53,6 +53,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = env.str(name, default="")
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = env.str(name, default="")
     if raw == "":
@@ -407,6 +420,26 @@ CELERY_BEAT_SCHEDULE["forecasting-collect-evidence"] = {
     "task": "forecasting.tasks.collect_evidence",
     "schedule": 60.0,
 }
+# The question encoder (default: the packaged all-MiniLM-L6-v2) and where model versions live.
+FORECAST_TEXT_ENCODER_DIR = env_str("FORECAST_TEXT_ENCODER_DIR", "")
+FORECAST_MODEL_DIR = Path(env_str("FORECAST_MODEL_DIR", str(VAR_DIR / "models")))
+# The training cycle: promote a challenger only when its held-out log loss beats the
+# champion's by this margin; a small hyperparameter search within a compute budget.
+FORECAST_PROMOTION_MARGIN = env_float("FORECAST_PROMOTION_MARGIN", 0.005, minimum=0.0)
+FORECAST_SEARCH_TRIALS = env_int("FORECAST_SEARCH_TRIALS", 6, minimum=1)
+FORECAST_SEARCH_BUDGET_SECONDS = env_int("FORECAST_SEARCH_BUDGET_SECONDS", 600, minimum=1)
+FORECAST_MIN_QUESTIONS = env_int("FORECAST_MIN_QUESTIONS", 40, minimum=10)
+FORECAST_HOLDOUT_FRACTION = env_float("FORECAST_HOLDOUT_FRACTION", 0.2, minimum=0.05)
+FORECAST_MC_SAMPLES = env_int("FORECAST_MC_SAMPLES", 30, minimum=0)
+# CPU threads for training: the model is small, and on a busy box one thread was 20x faster
+# than two fighting over cores (bench/forecast.py measures it).
+FORECAST_TORCH_THREADS = env_int("FORECAST_TORCH_THREADS", 1, minimum=1)
+
+CELERY_BEAT_SCHEDULE["forecasting-train"] = {
+    "task": "forecasting.tasks.train_forecaster",
+    "schedule": float(env_int("FORECAST_TRAIN_EVERY_SECONDS", 24 * 3600, minimum=60)),
+}
+
 # Active acquisition (forecasting/acquisition.py): post evidence bounties while the forecast's
 # interval half-width times the stake is worth a bounty, within each question's budget; stop
 # once the half-width is at most CONFIDENCE or P(yes) is at least DECISIVE (or at most 1 - it).

@@ -11,6 +11,7 @@ from django.utils import timezone
 from bounties.models import Bounty, Submission, SubmissionStatus
 from bounties.selectors import haversine_m, worker_verdicts
 from forecasting import baseline
+from forecasting.dataset import usable_evidence
 from forecasting.models import (
     EvidenceItem,
     Forecast,
@@ -20,6 +21,7 @@ from forecasting.models import (
     QuestionStatus,
 )
 from forecasting.selectors import resolved_counts
+from forecasting.serving import champion_prediction
 from market.accounts.models import Agent
 from market.core.errors import ApplicationError, field_error
 from verification.policy import reputation
@@ -151,6 +153,7 @@ def evidence_collect(*, question: Question) -> list[EvidenceItem]:
                         captured_at=submission.captured_at,
                         distance_m=distance,
                         worker_reputation=_reputation(submission.worker_id),
+                        embedding_model=(submission.facts or {}).get("embedding_model") or "",
                     )
                 )
         except IntegrityError:  # collected concurrently
@@ -161,8 +164,16 @@ def evidence_collect(*, question: Question) -> list[EvidenceItem]:
 
 
 def forecast_compute(*, question: Question) -> Forecast:
-    """A fresh forecast from the current model. Until a trained model is promoted, that is the
-    base rate of resolved questions (the same for every question, whatever its evidence)."""
+    """A fresh forecast from the champion model (on the question's text and the evidence
+    captured before it closes). Until a model has been promoted, or if the champion cannot
+    run, that is the base rate of resolved questions (the same whatever the evidence)."""
+    served = champion_prediction(question)
+    if served is not None:
+        return Forecast.objects.create(
+            question=question, probability=served.probability, interval_low=served.low,
+            interval_high=served.high, model_version=served.model_version,
+            evidence_count=served.evidence_count,
+        )  # fmt: skip
     yes, no = resolved_counts()
     prediction = baseline.base_rate(yes, no)
     return Forecast.objects.create(
@@ -171,8 +182,17 @@ def forecast_compute(*, question: Question) -> Forecast:
         interval_low=prediction.low,
         interval_high=prediction.high,
         model_version=baseline.MODEL_VERSION,
-        evidence_count=question.evidence.count(),
+        evidence_count=usable_evidence(question).count(),
     )
+
+
+def forecasts_refresh_open() -> int:
+    """Re-forecast every open question (after a new champion is promoted or rolled back)."""
+    count = 0
+    for question in Question.objects.filter(status=QuestionStatus.OPEN).iterator():
+        forecast_compute(question=question)
+        count += 1
+    return count
 
 
 def evidence_collect_all() -> int:
