@@ -1,12 +1,14 @@
 """Reads for bounties: the nearest-open-bounties search shared by the API and the website."""
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, FloatField, Func, QuerySet, Value
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from bounties.models import (
@@ -21,9 +23,6 @@ from bounties.models import (
 from market.accounts.models import Agent
 
 EARTH_RADIUS_M = 6_371_000.0
-# Below this many open bounties, an agent's own search filters its rows instead of walking
-# the whole index nearest-first.
-FEW_OWN_BOUNTIES = 5_000
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -34,40 +33,96 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-# PostgreSQL's earthdistance functions and cube operators, as query expressions.
-class LlToEarth(Func):
-    function = "ll_to_earth"
-    output_field = FloatField()  # a cube, never read back as a value
-
-
-class EarthDistance(Func):
-    function = "earth_distance"
-    output_field = FloatField()
-
-
-class EarthBox(Func):
-    function = "earth_box"
-    output_field = FloatField()
-
-
-class CubeContains(Func):
-    arg_joiner = " @> "
-    template = "(%(expressions)s)"
-    output_field = BooleanField()
-
-
-class CubeDistance(Func):
-    """Distance between cubes: the operator the GiST index answers nearest-first (KNN)."""
-
-    arg_joiner = " <-> "
-    template = "(%(expressions)s)"
-    output_field = FloatField()
-
-
 @dataclass(frozen=True)
 class NearbyBounty:
     bounty: Bounty
     distance_m: float
+
+
+# A bounty's columns, in the model's order: the search reads them as plain values, which the
+# agents' API renders without building model instances (its nearest list's hot path).
+BOUNTY_FIELDS = tuple(field.attname for field in Bounty._meta.concrete_fields)
+_BOUNTY_COLUMNS = ", ".join(f'b."{field.column}"' for field in Bounty._meta.concrete_fields)
+
+
+def _near_sql(*, own: bool) -> str:
+    """Nearest-first over open bounties with each one's reserved slots, in one query.
+
+    Ordered by the index's distance alone (no tie-breaker), so PostgreSQL walks a GiST index
+    nearest-first (KNN) and stops after LIMIT rows; the reserved slots are counted by index
+    probes for those rows only. An agent's own search compares ``agent_id`` with a bigint, so
+    the (agent, location) index answers it whether the agent has few open bounties or many."""
+    bounty, claim, submission = (m._meta.db_table for m in (Bounty, Claim, Submission))
+    own_filter = "AND b.agent_id = %(agent_id)s::bigint" if own else ""
+    # Only table and column names from the models are formatted in; values are parameters.
+    return f"""
+        SELECT {_BOUNTY_COLUMNS},
+            earth_distance(ll_to_earth(b.lat, b.lon), ll_to_earth(%(lat)s, %(lon)s)),
+            (SELECT count(*) FROM {claim} AS c WHERE c.bounty_id = b.id
+                AND c.status = %(active)s AND c.expires_at > %(now)s)
+            + (SELECT count(*) FROM {submission} AS s WHERE s.bounty_id = b.id
+                AND s.status = ANY(%(awaiting)s))
+        FROM {bounty} AS b
+        WHERE b.status = %(open)s AND b.ends_at > %(now)s AND b.is_test = %(test_mode)s
+            {own_filter}
+        ORDER BY ll_to_earth(b.lat, b.lon) <-> ll_to_earth(%(lat)s, %(lon)s)
+        LIMIT %(limit)s OFFSET %(offset)s
+    """  # noqa: S608
+
+
+NEAR_SQL = {own: _near_sql(own=own) for own in (False, True)}
+
+
+def bounty_rows_near(
+    *,
+    lat: float,
+    lon: float,
+    within_m: float,
+    test_mode: bool = False,
+    agent: Agent | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Open bounties whose window has not ended, within ``within_m`` of (lat, lon), nearest
+    first (only ``agent``'s when given), as rows: each bounty's field values by attribute name
+    (``BOUNTY_FIELDS``), ``distance_m`` and ``open_slots``.
+
+    On PostgreSQL one query walks a GiST index nearest-first (KNN) and stops after
+    ``offset + limit`` rows, whatever the number of open bounties; rows beyond ``within_m`` are
+    dropped afterwards (they come last). Elsewhere (SQLite, in development) a bounding box is
+    scanned."""
+    if connection.vendor != "postgresql":
+        nearby = _bounties_near_scan(
+            lat=lat, lon=lon, within_m=within_m, test_mode=test_mode, agent=agent,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        with_open_slots(near.bounty for near in nearby)
+        return [
+            {name: getattr(near.bounty, name) for name in BOUNTY_FIELDS}
+            | {"distance_m": near.distance_m, "open_slots": near.bounty.open_slots}  # type: ignore[attr-defined]
+            for near in nearby
+        ]
+    now = timezone.now()
+    params: dict[str, Any] = {
+        "lat": lat, "lon": lon, "now": now, "open": BountyStatus.OPEN.value,
+        "active": ClaimStatus.ACTIVE.value, "awaiting": [s.value for s in AWAITING_VERDICT],
+        "test_mode": test_mode, "agent_id": agent.pk if agent else None,
+        "limit": limit, "offset": offset,
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(NEAR_SQL[agent is not None], params)
+        fetched = cursor.fetchall()
+    rows = []
+    for *values, distance_m, reserved in fetched:
+        if distance_m > within_m:  # nearest first: the rest are farther still
+            break
+        row = dict(zip(BOUNTY_FIELDS, values, strict=True))
+        if isinstance(row["metadata"], str):  # Django reads jsonb as text
+            row["metadata"] = json.loads(row["metadata"])
+        row["distance_m"] = float(distance_m)
+        row["open_slots"] = max(0, row["quantity"] - row["accepted_count"] - reserved)
+        rows.append(row)
+    return rows
 
 
 def bounties_near(
@@ -80,35 +135,39 @@ def bounties_near(
     limit: int = 50,
     offset: int = 0,
 ) -> list[NearbyBounty]:
-    """Open bounties whose window has not ended, within ``within_m`` of (lat, lon), nearest
-    first (only ``agent``'s when given).
+    """``bounty_rows_near`` as bounties (``open_slots`` set on each) with their distances."""
+    if connection.vendor != "postgresql":
+        return _bounties_near_scan(
+            lat=lat, lon=lon, within_m=within_m, test_mode=test_mode, agent=agent,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+    nearby = []
+    for row in bounty_rows_near(
+        lat=lat, lon=lon, within_m=within_m, test_mode=test_mode, agent=agent, limit=limit,
+        offset=offset,
+    ):  # fmt: skip
+        bounty = Bounty.from_db(connection.alias, BOUNTY_FIELDS, [row[n] for n in BOUNTY_FIELDS])
+        bounty.open_slots = row["open_slots"]  # type: ignore[attr-defined]
+        nearby.append(NearbyBounty(bounty=bounty, distance_m=row["distance_m"]))
+    return nearby
 
-    On PostgreSQL the search walks the GiST index nearest-first (KNN) and stops after
-    ``offset + limit`` rows, whatever the number of open bounties; rows beyond ``within_m`` are
-    dropped afterwards (they come last). An agent with few open bounties is searched through
-    its own rows instead, which is cheaper than walking everyone's. Elsewhere (SQLite, in
-    development) a bounding box is scanned."""
-    now = timezone.now()
-    base = Bounty.objects.filter(status=BountyStatus.OPEN, ends_at__gt=now, is_test=test_mode)
+
+def _bounties_near_scan(
+    *,
+    lat: float,
+    lon: float,
+    within_m: float,
+    test_mode: bool,
+    agent: Agent | None,
+    limit: int,
+    offset: int,
+) -> list[NearbyBounty]:
+    """SQLite (development): a bounding box, then exact distances in Python."""
+    base = Bounty.objects.filter(
+        status=BountyStatus.OPEN, ends_at__gt=timezone.now(), is_test=test_mode
+    )
     if agent is not None:
         base = base.filter(agent=agent)
-    if connection.vendor == "postgresql":
-        point = LlToEarth(F("lat"), F("lon"))
-        here = LlToEarth(Value(lat), Value(lon))
-        annotated = base.annotate(distance_m=EarthDistance(point, here))
-        if agent is not None and not base[FEW_OWN_BOUNTIES : FEW_OWN_BOUNTIES + 1].exists():
-            rows = annotated.filter(
-                CubeContains(EarthBox(here, Value(within_m)), point), distance_m__lte=within_m
-            ).order_by("distance_m", "id")
-        else:
-            # Ordered by the index's distance alone (no tie-breaker), so Postgres uses KNN.
-            rows = annotated.order_by(CubeDistance(point, here))
-        return [
-            NearbyBounty(bounty=b, distance_m=float(b.distance_m))
-            for b in rows[offset : offset + limit]
-            if b.distance_m <= within_m
-        ]
-    # SQLite (development): a bounding box, then exact distances in Python.
     dlat = math.degrees(within_m / EARTH_RADIUS_M)
     dlon = dlat / max(0.01, math.cos(math.radians(lat)))
     candidates = base.filter(lat__range=(lat - dlat, lat + dlat))

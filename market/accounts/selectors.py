@@ -11,9 +11,7 @@ def api_key_for(full_key: str) -> APIKey | None:
     parsed = keys.parse(full_key)
     if parsed is None:
         return None
-    api_key = (
-        APIKey.objects.select_related("agent", "agent__owner").filter(prefix=parsed.prefix).first()
-    )
+    api_key = APIKey.objects.select_related("agent").filter(prefix=parsed.prefix).first()
     if api_key is None or api_key.agent.is_test != parsed.is_test:
         return None
     if not hmac.compare_digest(api_key.hashed_key, keys.hash_key(full_key)):

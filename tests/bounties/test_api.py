@@ -233,6 +233,23 @@ def test_near_lists_nearest_first_within_the_distance(funded: Actor) -> None:
     assert "near" in problem["errors"]
 
 
+def test_near_list_renders_what_the_bounty_serializer_renders(funded: Actor) -> None:
+    from bounties.api import BountyOutputSerializer
+    from bounties.selectors import with_open_slots
+    from bounties.services import bounty_cancel, claim_create
+
+    bounty = funded_bounty(funded.agent, quantity=3, metadata={"store": 17, "tags": ["a"]})
+    claim_create(bounty=bounty, worker=UserFactory())
+    funded_bounty(funded.agent, lat=51.5172)
+    bounty_cancel(bounty=funded_bounty(funded.agent, lat=51.5100), actor="t")  # closed: not listed
+    rows = funded.client().get(BOUNTIES, {"near": "51.5072,-0.1276"}).json()["results"]
+    assert len(rows) == 2
+    [bounty] = with_open_slots([Bounty.objects.get(pk=bounty.pk)])
+    bounty.distance_m = rows[0]["distance_m"]  # type: ignore[attr-defined]
+    assert rows[0] == BountyOutputSerializer(bounty).data
+    assert rows[0]["open_slots"] == 2 and list(rows[0]) == list(BountyOutputSerializer().fields)
+
+
 def test_outsiders_get_404_for_another_agents_bounty(funded: Actor, outsider: Actor) -> None:
     bounty = funded_bounty(funded.agent)
     assert_problem(outsider.client().get(f"{BOUNTIES}{bounty.pk}/"), 404, "not_found")

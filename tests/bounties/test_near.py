@@ -1,11 +1,16 @@
 """The nearest-first search (shared by the Find page and the agents' API)."""
 
-import pytest
+from datetime import timedelta
 
-from bounties import selectors
-from bounties.selectors import bounties_near
-from tests.bounties.helpers import funded_bounty
+import pytest
+from django.utils import timezone
+
+from bounties.models import Claim
+from bounties.selectors import bounties_near, bounty_rows_near, with_open_slots
+from bounties.services import claim_create
+from tests.bounties.helpers import funded_bounty, submit
 from tests.conftest import Actor
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,11 +26,7 @@ def spread(owner: Actor, outsider: Actor) -> None:
         funded_bounty(agent, title=title, lat=lat, lon=lon)
 
 
-@pytest.mark.parametrize("few_own", [5_000, 0])  # filter the agent's rows, or walk the index
-def test_nearest_first_within_the_distance(
-    spread: None, owner: Actor, few_own: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(selectors, "FEW_OWN_BOUNTIES", few_own)
+def test_nearest_first_within_the_distance(spread: None, owner: Actor) -> None:
     everyone = bounties_near(lat=51.5072, lon=-0.1276, within_m=20_000)
     assert [n.bounty.title for n in everyone] == ["here", "1km", "11km"]
     assert everyone[0].distance_m < 1 and 1_000 < everyone[1].distance_m < 1_200
@@ -35,3 +36,19 @@ def test_nearest_first_within_the_distance(
     assert [n.bounty.title for n in page] == ["11km", "paris"]
     assert bounties_near(lat=0.0, lon=0.0, within_m=1_000) == []
     assert bounties_near(lat=51.5072, lon=-0.1276, within_m=20_000, test_mode=True) == []
+
+
+def test_it_counts_open_slots_in_the_search(owner: Actor) -> None:
+    bounty = funded_bounty(owner.agent, quantity=4, metadata={"store": 17})
+    claim_create(bounty=bounty, worker=UserFactory())
+    lapsed = claim_create(bounty=bounty, worker=UserFactory())
+    Claim.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    submit(bounty, UserFactory())
+    [row] = bounty_rows_near(lat=bounty.lat, lon=bounty.lon, within_m=100, agent=owner.agent)
+    [near] = bounties_near(lat=bounty.lat, lon=bounty.lon, within_m=100, agent=owner.agent)
+    # 4 - one live claim - one submission awaiting a verdict; the lapsed claim holds nothing
+    assert row["open_slots"] == near.bounty.open_slots == 2  # type: ignore[attr-defined]
+    [expected] = with_open_slots([bounty])
+    assert row["open_slots"] == expected.open_slots  # type: ignore[attr-defined]
+    assert row["metadata"] == near.bounty.metadata == {"store": 17}
+    assert row["id"] == near.bounty.pk == bounty.pk and row["distance_m"] < 1
