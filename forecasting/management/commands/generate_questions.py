@@ -33,9 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("--photos", default="1-5", help="photos per question: N or MIN-MAX")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
-            "--grace-seconds", type=float, default=3.0,
-            help="each question closes this long after it is created",
+            "--grace-seconds", type=float, default=2.0,
+            help="each question closes this long (plus a little per photo) after it is created",
         )  # fmt: skip
+        parser.add_argument(
+            "--threads", type=int, default=1, help="generate this many questions at once"
+        )
         parser.add_argument(
             "--open", action="store_true",
             help="leave the questions open (closing in hours) for the acquisition loop",
@@ -61,7 +64,7 @@ class Command(BaseCommand):
             generated = generate(
                 count=options["count"], photos_per_question=photos, seed=options["seed"],
                 resolve=not options["open"], grace_seconds=options["grace_seconds"],
-                progress=progress,
+                progress=progress, threads=options["threads"],
             )  # fmt: skip
         elapsed = time.perf_counter() - started
         outcomes = Counter(item.outcome.value for item in generated)
@@ -69,11 +72,13 @@ class Command(BaseCommand):
         uploaded = sum(item.photos for item in generated)
         accepted = sum(item.accepted for item in generated)
         decoys = sum(item.decoys for item in generated)
+        refused = sum(item.refused for item in generated)
         state = "left open" if options["open"] else "resolved"
         self.stdout.write(
             f"{len(generated)} questions {state} ({outcomes['yes']} yes, {outcomes['no']} no; "
             + ", ".join(f"{count} {name}" for name, count in sorted(scenarios.items()))
             + f"), {uploaded} photos uploaded, {accepted} accepted as evidence, {decoys} decoys, "
+            f"{refused} refused, "
             f"in {elapsed:.1f} s ({len(generated) / elapsed:.2f} questions/s, "
             f"{uploaded / elapsed:.1f} photos/s)"
         )
