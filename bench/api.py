@@ -2,10 +2,12 @@
 
 Measures the nearest-open-bounties list (``GET /api/v1/bounties/?near=...``, random points over
 Europe) with 10k, 100k and 1M open bounties spread over the continent, next to a bare DRF view
-reading 20 rows on the same box in the same run, and records the query plan to show the GiST
-index is used. Load comes from ``wrk`` (Debian package; installed when missing and root).
+reading 20 rows on the same box in the same run, and records the query plan to show a GiST
+index is used. The two alternate for a few rounds and each figure is the median over rounds, so
+a burst of other work on a shared box weighs on both alike. Load comes from ``wrk`` (Debian
+package; installed when missing and root).
 
-    .venv/bin/python bench/api.py [--sizes 10000 100000 1000000] [--seconds 10]
+    .venv/bin/python bench/api.py [--sizes 10000 100000 1000000] [--seconds 10] [--rounds 3]
 
 Writes bench/results/api.json and the API section of bench/README.md.
 """
@@ -15,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,8 @@ README = ROOT / "bench" / "README.md"
 DATABASE = "sightline_bench"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 PORT = 8765
+# The partial GiST indexes a nearest-first search may walk (everyone's; an agent's own).
+GIST_INDEXES = ("bounty_open_location_gist", "bounty_agent_open_location_gist")
 # Europe, roughly: where the bounties are spread and the searches are made.
 LAT_RANGE, LON_RANGE = (36.0, 70.0), (-10.0, 40.0)
 
@@ -126,10 +131,10 @@ def query_plan() -> str:
     ).stdout  # fmt: skip
 
 
-def start_server() -> subprocess.Popen[bytes]:
+def start_server(workers: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "market.wsgi", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", str(2 * (os.cpu_count() or 1) + 1), "--log-level", "warning"],
+         "--workers", str(workers), "--log-level", "warning"],
         cwd=ROOT, env=ENV,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -236,6 +241,12 @@ def load(wrk: str, url: str, seconds: int, script: str | None = None) -> dict[st
     }
 
 
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds (non-2xx responses: their sum)."""
+    median = {key: round(statistics.median(run[key] for run in runs), 2) for key in runs[0]}
+    return median | {"non_2xx": sum(int(run["non_2xx"]) for run in runs)}
+
+
 def write_readme(results: dict[str, Any]) -> None:
     claims_row = results["claims"]
     rows = [
@@ -254,16 +265,22 @@ def write_readme(results: dict[str, Any]) -> None:
         [
             "## API (`bench/api.py`)",
             "",
-            f"{results['machine']}; gunicorn with {results['gunicorn_workers']} workers, "
-            f"PostgreSQL, DEBUG off; wrk with 20 connections for {results['seconds']} s per "
-            "row. The nearest list searches a random point over Europe within 50 km (page of "
-            "20); the bare view is a DRF view serialising 20 rows with no authentication.",
+            f"Run {results['run_at']} on {results['machine']} (a shared box: load average "
+            f"{results['load_average_at_start'][0]} at start, {results['load_average_at_end'][0]} "
+            f"at the end); gunicorn with {results['gunicorn_workers']} sync workers, PostgreSQL, "
+            "DEBUG off; wrk with 20 connections. The nearest list and the bare view alternate, "
+            f"{results['seconds']} s each, for {results['rounds']} rounds; each figure is the "
+            "median over rounds, the ratio the median of each round's ratio. The nearest list "
+            "searches a random point over Europe within 50 km (page of 20, every field of the "
+            "bounty, open slots counted); the bare view is a DRF view serialising 7 fields of 20 "
+            "rows with no authentication.",
             "Goal: nearest at least half the bare view's throughput, p99 under 100 ms, cost "
             "growing sub-linearly with the number of open bounties.",
             "",
             *rows,
             "",
-            f"The plan uses the GiST index: `{results['index_used']}`.",
+            f"The plan uses the GiST index: `{results['index_used']}` (one query per search; the "
+            "API key lookup is the request's only other query).",
             "",
             "| claims (website endpoint) | req/s | p50 ms | p99 ms | bare view req/s | "
             "claims created |",
@@ -289,7 +306,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     options = parser.parse_args()
+    load_at_start = [round(value, 2) for value in os.getloadavg()]
+    run_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     wrk = ensure_wrk()
     key = fresh_database()
     (lat0, lat1), (lon0, lon1) = LAT_RANGE, LON_RANGE
@@ -301,22 +322,28 @@ def main() -> None:
         add_bounties(size - inserted)
         inserted = size
         plan = query_plan()
-        server = start_server()
+        server = start_server(options.workers)
+        rounds = []
         try:
             base = f"http://127.0.0.1:{PORT}"
             load(wrk, f"{base}/bench/bare/", 2)  # warm up both paths
             load(wrk, base, 2, script)
-            nearest = load(wrk, base, options.seconds, script)
-            bare = load(wrk, f"{base}/bench/bare/", options.seconds)
+            for _ in range(options.rounds):
+                nearest = load(wrk, base, options.seconds, script)
+                bare = load(wrk, f"{base}/bench/bare/", options.seconds)
+                rounds.append({"nearest": nearest, "bare": bare})
         finally:
             server.terminate()
             server.wait(timeout=30)
+        ratios = [r["nearest"]["requests_per_second"] / r["bare"]["requests_per_second"]
+                  for r in rounds]  # fmt: skip
         runs.append(
             {
                 "open_bounties": size,
-                "nearest": nearest,
-                "bare": bare,
-                "throughput_ratio": nearest["requests_per_second"] / bare["requests_per_second"],
+                "nearest": median_run([r["nearest"] for r in rounds]),
+                "bare": median_run([r["bare"] for r in rounds]),
+                "throughput_ratio": round(statistics.median(ratios), 3),
+                "rounds": rounds,
                 "plan": plan,
             }
         )
@@ -326,7 +353,7 @@ def main() -> None:
         "bounties": ", ".join(str(pk) for pk in bounty_ids),
         "csrf": CSRF_SECRET,
     }
-    server = start_server()
+    server = start_server(options.workers)
     try:
         base = f"http://127.0.0.1:{PORT}"
         load(wrk, base, 2, claim_script)
@@ -336,14 +363,22 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     claims_made = int(psql("SELECT count(*) FROM bounties_claim", DATABASE).strip())
-    index = "bounty_open_location_gist"
+    used = sorted(
+        {name for run in runs for name in GIST_INDEXES if f"using {name} " in run["plan"]}
+    )
     results = {
         "benchmark": "api",
+        "run_at": run_at,
         "machine": f"{os.cpu_count()} CPU cores",
-        "gunicorn_workers": 2 * (os.cpu_count() or 1) + 1,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+        "gunicorn_workers": options.workers,
         "seconds": options.seconds,
+        "rounds": options.rounds,
         "concurrency": 20,
-        "index_used": index if all(index in run["plan"] for run in runs) else "NO",
+        "index_used": ", ".join(used)
+        if all(any(f"using {name} " in run["plan"] for name in GIST_INDEXES) for run in runs)
+        else "NO",
         "runs": runs,
         "claims": {
             "endpoint": "POST /bounties/<id>/claim/ (the website's, session and CSRF)",
