@@ -17,6 +17,7 @@ one database is refused as near-duplicates, rightly: use another seed).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -121,7 +122,11 @@ class _Plan:
 
 
 def _rng(*keys: int) -> np.random.Generator:
-    return np.random.default_rng([abs(key) for key in keys])
+    """A generator for one stream of one question. Seeds are hashed first: numpy's generators
+    seeded with [seed, index, ...] lists differing in one word give visibly correlated small
+    integers (the scenario of consecutive questions came out the same five times running)."""
+    digest = hashlib.sha256(":".join(str(key) for key in keys).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "little"))
 
 
 def _plan(seed: int, index: int, photos_per_question: tuple[int, int]) -> _Plan:
@@ -323,6 +328,8 @@ def generate(
     low, high = photos_per_question
     if not 0 <= low <= high:
         raise ValueError("photos_per_question must be (min, max) with 0 <= min <= max")
+    if threads > 1 and connection.vendor == "sqlite":
+        raise ValueError("threads need PostgreSQL: SQLite takes one writer at a time")
     agent = agent or synthetic_agent()
     workers, clock = _Workers(), _Clock()
 

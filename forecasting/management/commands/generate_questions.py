@@ -6,7 +6,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from forecasting.synthetic import SyntheticQuestion, generate
+from forecasting.models import Question, QuestionStatus
+from forecasting.synthetic import (
+    SyntheticQuestion,
+    fulfil_open_bounties,
+    generate,
+    resolve_closed,
+    synthetic_agent,
+)
 
 
 def photo_range(value: str) -> tuple[int, int]:
@@ -25,11 +32,13 @@ class Command(BaseCommand):
     help = (
         "Synthetic questions whose outcomes their evidence photos show (queues, crowds, lights "
         "at night), rendered procedurally and uploaded by simulated test workers through the "
-        "real pipeline, then resolved: a dataset for the forecasting loop."
+        "real pipeline, then resolved: a dataset for the forecasting loop. With --fulfil: "
+        "photograph the open bounties of open synthetic questions (the acquisition loop's) "
+        "and resolve those that have closed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--count", type=int, required=True, help="how many questions")
+        parser.add_argument("--count", type=int, help="how many questions")
         parser.add_argument("--photos", default="1-5", help="photos per question: N or MIN-MAX")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
@@ -43,11 +52,19 @@ class Command(BaseCommand):
             "--open", action="store_true",
             help="leave the questions open (closing in hours) for the acquisition loop",
         )  # fmt: skip
+        parser.add_argument(
+            "--fulfil", action="store_true",
+            help="generate nothing: fill open bounties of open synthetic questions, resolve "
+            "the closed ones",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("generate_questions is for development and test mode")
-        if options["count"] < 1:
+        if options["fulfil"]:
+            self._fulfil(options["seed"])
+            return
+        if options["count"] is None or options["count"] < 1:
             raise CommandError("--count must be at least 1")
         try:
             photos = photo_range(options["photos"])
@@ -61,11 +78,14 @@ class Command(BaseCommand):
             def progress(item: SyntheticQuestion) -> None:
                 bar.update(1)
 
-            generated = generate(
-                count=options["count"], photos_per_question=photos, seed=options["seed"],
-                resolve=not options["open"], grace_seconds=options["grace_seconds"],
-                progress=progress, threads=options["threads"],
-            )  # fmt: skip
+            try:
+                generated = generate(
+                    count=options["count"], photos_per_question=photos, seed=options["seed"],
+                    resolve=not options["open"], grace_seconds=options["grace_seconds"],
+                    progress=progress, threads=options["threads"],
+                )  # fmt: skip
+            except ValueError as error:
+                raise CommandError(str(error)) from error
         elapsed = time.perf_counter() - started
         outcomes = Counter(item.outcome.value for item in generated)
         scenarios = Counter(item.scenario for item in generated)
@@ -81,4 +101,15 @@ class Command(BaseCommand):
             f"{refused} refused, "
             f"in {elapsed:.1f} s ({len(generated) / elapsed:.2f} questions/s, "
             f"{uploaded / elapsed:.1f} photos/s)"
+        )
+
+    def _fulfil(self, seed: int) -> None:
+        open_questions = Question.objects.filter(
+            agent=synthetic_agent(), status=QuestionStatus.OPEN
+        ).order_by("pk")
+        uploaded = fulfil_open_bounties(list(open_questions), seed)
+        resolved = resolve_closed(list(open_questions))
+        self.stdout.write(
+            f"{uploaded} photos uploaded to open bounties of synthetic questions; "
+            f"{resolved} closed questions resolved"
         )
