@@ -43,9 +43,22 @@ class Batch:
 
 
 class ForecastModel(nn.Module):
+    text_mean: torch.Tensor
+    text_std: torch.Tensor
+    image_mean: torch.Tensor
+    image_std: torch.Tensor
+
     def __init__(self, config: ModelConfig) -> None:
+
         super().__init__()
         self.config = config
+        # Per-dimension standardisation of the inputs, fitted on the training set (buffers: saved
+        # and loaded with the weights). Embeddings arrive L2-normalised, so each dimension is
+        # tiny and the differences that matter tinier: unscaled, the first layer barely sees them.
+        self.register_buffer("text_mean", torch.zeros(config.text_dim))
+        self.register_buffer("text_std", torch.ones(config.text_dim))
+        self.register_buffer("image_mean", torch.zeros(config.image_dim))
+        self.register_buffer("image_std", torch.ones(config.image_dim))
         self.text = nn.Sequential(nn.Linear(config.text_dim, config.hidden), nn.GELU())
         self.item = nn.Sequential(
             nn.Linear(config.image_dim + META_FEATURES, config.hidden),
@@ -61,10 +74,26 @@ class ForecastModel(nn.Module):
             nn.Linear(config.hidden, 1),
         )
 
+    @torch.no_grad()
+    def fit_normalisation(self, batch: Batch) -> None:
+        """Standardise inputs with the statistics of ``batch`` (the training set); images only
+        where an embedding exists (the has_embedding flag is the last meta feature)."""
+        self.text_mean.copy_(batch.text.mean(dim=0))
+        # floors: a dimension that barely varied in training must not explode on new text
+        self.text_std.copy_(batch.text.std(dim=0).nan_to_num(1.0).clamp(min=1e-2))
+        present = batch.mask & (batch.meta[..., -1] > 0)
+        images = batch.images[present]
+        if len(images) > 1:
+            self.image_mean.copy_(images.mean(dim=0))
+            self.image_std.copy_(images.std(dim=0).clamp(min=1e-3))
+
     def forward(self, batch: Batch) -> torch.Tensor:
         """Logits of P(yes), shape (B,)."""
-        question = self.text(batch.text)  # (B, H)
-        items = self.item(torch.cat([batch.images, batch.meta], dim=-1))  # (B, N, H)
+        question = self.text((batch.text - self.text_mean) / self.text_std)  # (B, H)
+        present = (batch.mask & (batch.meta[..., -1] > 0)).unsqueeze(-1)
+        images = torch.where(present, (batch.images - self.image_mean) / self.image_std, 0.0)
+        items = self.item(torch.cat([images, batch.meta], dim=-1))  # (B, N, H)
+
         scores = torch.einsum("bh,bnh->bn", self.query(question), items)
         scores = scores / self.config.hidden**0.5
         scores = scores.masked_fill(~batch.mask, float("-inf"))

@@ -34,6 +34,8 @@ class TrainConfig:
     batch_size: int = 32
     max_epochs: int = 60
     patience: int = 8
+    label_smoothing: float = 0.1
+
     seed: int = 0
 
 
@@ -173,7 +175,10 @@ def train(
         for examples in _batches(train_set, config.batch_size, shuffle=True, rng=rng):
             batch, outcomes = collate(examples, model.config)
             optimizer.zero_grad()
-            loss = loss_fn(model(batch.to(device)), outcomes.to(device))
+            # smoothed targets: outcomes are noisy (sources err, photos mislead), and a model
+            # that learns certainty pays for it in log loss on the first surprise
+            targets = outcomes * (1 - config.label_smoothing) + config.label_smoothing / 2
+            loss = loss_fn(model(batch.to(device)), targets.to(device))
             loss.backward()
             optimizer.step()
             total += loss.item() * len(examples)

@@ -52,6 +52,8 @@ def question_create(
         raise field_error("lat", "Give both lat and lon, or neither.")
     if stake_minor < 0 or max_acquisition_spend_minor < 0:
         raise field_error("max_acquisition_spend", "Amounts cannot be negative.")
+    if evidence_template:
+        _check_template(agent, title, closes_at, lat, lon, evidence_template)
     question = Question.objects.create(
         agent=agent, title=title, resolution_criteria=resolution_criteria, closes_at=closes_at,
         resolves_at=resolves_at, lat=lat, lon=lon, evidence_template=evidence_template or {},
@@ -79,7 +81,28 @@ def question_attach_bounty(
     return QuestionBounty.objects.create(question=question, bounty=bounty, auto_posted=auto_posted)
 
 
+def _check_template(
+    agent: Agent,
+    title: str,
+    closes_at: datetime,
+    lat: float | None,
+    lon: float | None,
+    template: dict[str, Any],
+) -> None:
+    """Refuse now, next to the field, a template the acquisition loop could never post."""
+    from forecasting.acquisition import template_spec  # acquisition builds on these services
+
+    draft = Question(
+        agent=agent, title=title, closes_at=closes_at, lat=lat, lon=lon, evidence_template=template
+    )
+    try:
+        template_spec(draft, now=timezone.now())
+    except ApplicationError as error:
+        raise field_error("evidence_template", f"Not a bounty: {error.message}") from error
+
+
 def _lock(question: Question) -> Question:
+
     return Question.objects.select_for_update().get(pk=question.pk)
 
 

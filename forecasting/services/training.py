@@ -40,6 +40,8 @@ from market.core.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 LOCK_KEY = 0x5F0CA57  # pg advisory lock: one training cycle at a time
+BLIND_ARTIFACT = "without_evidence.pt"  # the same model trained without evidence, beside it
+
 SEARCH_SPACE: dict[str, Sequence[Any]] = {
     "learning_rate": (3e-3, 1e-3, 1e-2),
     "weight_decay": (1e-2, 1e-1),
@@ -109,8 +111,14 @@ def _candidates(count: int, *, seed: int, fine_tune: ModelConfig | None) -> list
 
 
 def _model_for(
-    hyperparameters: dict[str, Any], text_dim: int, image_dim: int, parent: ForecastModel | None
+    hyperparameters: dict[str, Any],
+    text_dim: int,
+    image_dim: int,
+    parent: ForecastModel | None,
+    train_set: Sequence[Example],
 ) -> ForecastModel:
+    """A model for a trial: the parent's weights (and input scaling) when fine-tuning, else
+    fresh weights with the inputs standardised on the training set."""
     config = ModelConfig(
         text_dim=text_dim, image_dim=image_dim, hidden=hyperparameters["hidden"],
         dropout=hyperparameters["dropout"],
@@ -118,6 +126,8 @@ def _model_for(
     model = ForecastModel(config)
     if parent is not None and parent.config.hidden == config.hidden:
         model.load_state_dict(parent.state_dict())
+    else:
+        model.fit_normalisation(collate(train_set, config)[0])
     return model
 
 
@@ -209,7 +219,7 @@ def _cycle(
         if results and time.monotonic() - started > budget_seconds:
             break  # the budget is spent: keep what was found
         progress("search", index, len(candidates))
-        model = _model_for(hyperparameters, encoder.dim, image_dim, parent_model)
+        model = _model_for(hyperparameters, encoder.dim, image_dim, parent_model, split.train)
         trial_start = time.monotonic()
         fit = train(
             model, split.train, split.validation,
@@ -233,7 +243,10 @@ def _cycle(
     base = baseline.base_rate(
         sum(e.outcome for e in seen), sum(1 - e.outcome for e in seen)
     ).probability
-    blind = _model_for(best.hyperparameters, encoder.dim, image_dim, None)
+    blind = _model_for(
+        best.hyperparameters, encoder.dim, image_dim, None, _strip_evidence(split.train)
+    )
+
     train(
         blind, _strip_evidence(split.train), _strip_evidence(split.validation),
         TrainConfig(
@@ -269,6 +282,7 @@ def _cycle(
 
     artifact = settings.FORECAST_MODEL_DIR / name / "model.pt"
     save(challenger.to("cpu"), artifact)
+    save(blind.to("cpu"), artifact.with_name(BLIND_ARTIFACT))  # the baseline, for audits
     version = _record(
         name=name, parent=parent, artifact=str(artifact), best=best,
         trials=[trial for trial, _ in results], config=challenger.config,

@@ -89,6 +89,8 @@ def test_a_cycle_trains_judges_records_and_promotes_a_better_model(
     assert version.hyperparameters in [trial["hyperparameters"] for trial in version.search]
     assert len(version.data_hash) == 64 and version.embedding_model == "test-embedding"
     assert Path(version.artifact_path).is_file() and version.device == "cpu"
+    assert (Path(version.artifact_path).parent / "without_evidence.pt").is_file()
+
     assert version.text_encoder == get_text_encoder().name
 
     # the champion serves forecasts now, and reads the evidence
