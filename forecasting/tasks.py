@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from forecasting.acquisition import acquire_all
 from forecasting.services import evidence_collect_all
@@ -27,8 +28,15 @@ def acquire_evidence() -> None:
         logger.info("acquisition posted %s evidence bounties", posted)
 
 
-@shared_task(ignore_result=True)
+# Longer than other tasks: the search has its own budget; evaluation and the baseline follow it.
+_TRAIN_SOFT_LIMIT = 2 * settings.FORECAST_SEARCH_BUDGET_SECONDS + 300
+
+
+@shared_task(
+    ignore_result=True, soft_time_limit=_TRAIN_SOFT_LIMIT, time_limit=_TRAIN_SOFT_LIMIT + 60
+)
 def train_forecaster() -> None:
+
     """Beat: one turn of the closed loop (train, judge, maybe promote)."""
     from forecasting.services.training import training_cycle
 

@@ -435,7 +435,14 @@ FORECAST_MC_SAMPLES = env_int("FORECAST_MC_SAMPLES", 30, minimum=0)
 # than two fighting over cores (bench/forecast.py measures it).
 FORECAST_TORCH_THREADS = env_int("FORECAST_TORCH_THREADS", 1, minimum=1)
 
+# Training runs on its own queue and worker (Procfile: worker-training), one cycle at a time.
+CELERY_TASK_ROUTES["forecasting.tasks.train_forecaster"] = {"queue": "training"}
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = max(
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"], 2 * FORECAST_SEARCH_BUDGET_SECONDS + 900
+)  # a training task must not be redelivered while it still runs
+
 CELERY_BEAT_SCHEDULE["forecasting-train"] = {
+
     "task": "forecasting.tasks.train_forecaster",
     "schedule": float(env_int("FORECAST_TRAIN_EVERY_SECONDS", 24 * 3600, minimum=60)),
 }
