@@ -126,6 +126,7 @@ def test_it_generates_resolved_questions_with_evidence_before_they_close():
             assert evidence_item.captured_at is not None
             assert evidence_item.captured_at <= question.closes_at
             assert evidence_item.embedding is not None and len(evidence_item.embedding) == 512
+            assert evidence_item.embedding_model == TINY_IMAGE_MODEL
             assert evidence_item.submission.facts["embedding_model"] == TINY_IMAGE_MODEL
             assert evidence_item.submission.status == SubmissionStatus.ACCEPTED
             checks = {c["name"]: c["status"] for c in evidence_item.submission.checks}
