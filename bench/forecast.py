@@ -84,7 +84,41 @@ def held_out_scores(held_out: list[Any], version: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def acquire_for(held_out: list[Any], *, seed: int) -> dict[str, Any]:
+    """The active-acquisition step on the open (held-out) questions: re-forecast them with the
+    current champion, let the loop post evidence bounties where more evidence is worth its
+    cost, and have simulated workers photograph each question's true state for them."""
+    from collections import Counter
+
+    from forecasting.acquisition import acquire_all
+    from forecasting.services import forecast_compute
+    from forecasting.synthetic import (
+        MAX_ACQUISITION_SPEND_MINOR,
+        fulfil_open_bounties,
+        synthetic_agent,
+    )
+    from market.ledger.services import wallet_credit_test_funds
+
+    # the owner's wallet holds each held-out question's acquisition budget (test funds, once)
+    wallet_credit_test_funds(
+        agent=synthetic_agent(), amount_minor=len(held_out) * MAX_ACQUISITION_SPEND_MINOR,
+        idempotency_key="bench-forecast-acquisition",
+    )  # fmt: skip
+    for item in held_out:
+        forecast_compute(question=item.question)
+    decisions = acquire_all()
+
+    photos = fulfil_open_bounties([item.question for item in held_out], seed=50_000 + seed)
+    return {
+        "posted": sum(1 for d in decisions if d.action == "posted"),
+        "spent_minor": sum(d.cost_minor for d in decisions if d.action == "posted"),
+        "skipped": dict(Counter(d.reason.split(":")[0] for d in decisions if d.action != "posted")),
+        "photos_uploaded": photos,
+    }
+
+
 def plot(results: dict[str, Any]) -> None:
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -131,15 +165,18 @@ def write_readme(results: dict[str, Any]) -> None:
         f"{results['batch']} more questions through the real pipeline (procedural photos, "
         "simulated workers, verification, evidence), then runs one training cycle "
         f"({results['trials']} hyperparameter trials, promotion margin "
-        f"{results['margin']}).",
+        f"{results['margin']}). Then the acquisition loop may buy evidence for the held-out "
+        "questions (where the champion is unsure and the stake covers a bounty), which simulated "
+        "workers photograph; the held-out questions are scored after that.",
         "",
         "| iteration | resolved | evidence items | champion | promoted | Brier: champion / base "
         "rate / without evidence | log loss: champion / base rate / without evidence | ECE | "
-        "cycle s | generate s |",
-        "| ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: |",
+        "cycle s | generate s | bounties bought for held-out (spent) | held-out evidence |",
+        "| ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in results["iterations"]:
         h = row["held_out"]
+        acquired = row.get("acquisition") or {}
         lines.append(
             f"| {row['iteration']} | {row['resolved_questions']} | {row['evidence_items']} | "
             f"{row['champion']} | {'yes' if row['promoted'] else 'no'} | "
@@ -147,7 +184,8 @@ def write_readme(results: dict[str, Any]) -> None:
             f"{h['without_evidence']['brier']:.4f} | {h['champion']['log_loss']:.4f} / "
             f"{h['base_rate']['log_loss']:.4f} / {h['without_evidence']['log_loss']:.4f} | "
             f"{h['champion']['ece']:.4f} | {row['cycle_seconds']:.1f} | "
-            f"{row['generate_seconds']:.1f} |"
+            f"{row['generate_seconds']:.1f} | {acquired.get('posted', 0)} "
+            f"({acquired.get('spent_minor', 0) / 100:.2f}) | {row['held_out_evidence']} |"
         )
     final = results["iterations"][-1]["held_out"]
     beats = (
@@ -175,6 +213,9 @@ def main() -> None:
     parser.add_argument("--photos", default="1-4", help="photos per question, min-max")
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2, help="generator threads")
+    parser.add_argument(
+        "--no-acquire", action="store_true", help="do not let the loop buy held-out evidence"
+    )
     parser.add_argument("--readme-only", action="store_true")
     args = parser.parse_args()
     if args.readme_only:
@@ -217,6 +258,7 @@ def main() -> None:
             if result.version is None:
                 raise SystemExit(f"iteration {iteration}: {result.reason}")
             champion = current_champion()
+            acquired = acquire_for(held_out, seed=iteration) if not args.no_acquire else {}
             row = {
                 "iteration": iteration,
                 "resolved_questions": Question.objects.filter(
@@ -231,6 +273,10 @@ def main() -> None:
                 "search": result.version.search,
                 "cycle_seconds": cycle_seconds,
                 "generate_seconds": generate_seconds,
+                "acquisition": acquired,
+                "held_out_evidence": EvidenceItem.objects.filter(
+                    question__in=[item.question for item in held_out]
+                ).count(),
                 "held_out": held_out_scores(held_out, result.version),
             }
             iterations.append(row)

@@ -5,14 +5,17 @@ evidence bounty worth its price? It is when
 
     value_minor = uncertainty x stake_minor  >=  cost_minor = quantity x (price + platform fee)
 
-where ``uncertainty`` is the half-width of the forecast's interval (0 to 0.5). The interval is
-the model's own disagreement with itself (MC-dropout spread for a trained model, the Beta
-posterior for the base rate), so the value of more evidence falls as the model agrees with
-itself, and the stake the owner set says what being right is worth to them. The loop stops
-when the forecast is confident (the half-width at or under ``FORECAST_ACQUISITION_CONFIDENCE``,
-or the probability at or beyond ``FORECAST_ACQUISITION_DECISIVE`` either way), while one of its
-bounties is still open (its evidence is not in yet), and before ``acquisition_spent_minor +
-cost_minor`` would pass ``max_acquisition_spend_minor``.
+where ``uncertainty`` is the chance that acting on the forecast is wrong, taken at its worst
+across the forecast's interval: the largest ``min(q, 1 - q)`` for ``q`` in the interval (0 to
+0.5). Acting on P(yes) = p with a stake S loses S x min(p, 1 - p) in expectation: that is what
+knowing the answer would be worth (the value of perfect information), and the interval (the
+model's own disagreement with itself: MC-dropout spread for a trained model, the Beta posterior
+for the base rate) widens it where the model is unsure of its own p. So a forecast of 0.5
+(however sure the model is of the 0.5) is worth buying evidence for, and 0.97 in a narrow band
+is not. The loop stops when the forecast is confident (uncertainty at or under
+``FORECAST_ACQUISITION_CONFIDENCE``), while one of its bounties is still open (its evidence is
+not in yet), and before ``acquisition_spent_minor + cost_minor`` would pass
+``max_acquisition_spend_minor``.
 
 ``acquisition_spent_minor`` counts what the loop committed when it posted (the full escrow of
 each bounty), not what was later refunded for unfilled slots: a bound that only ever grows, so
@@ -80,8 +83,12 @@ class Estimate:
 
 
 def uncertainty(forecast: Forecast) -> float:
-    """Half the width of the forecast's interval: 0 (certain) to 0.5 (knows nothing)."""
-    return max(0.0, (forecast.interval_high - forecast.interval_low) / 2)
+    """The worst chance of being wrong across the forecast's interval: 0 (certain) to 0.5
+    (knows nothing, or the interval straddles even odds)."""
+    low, high = forecast.interval_low, forecast.interval_high
+    if low <= 0.5 <= high:
+        return 0.5
+    return high if high < 0.5 else 1 - low
 
 
 def estimate_value(question: Question, forecast: Forecast) -> Estimate:
@@ -97,12 +104,7 @@ def estimate_value(question: Question, forecast: Forecast) -> Estimate:
 
 
 def is_confident(estimate: Estimate) -> bool:
-    decisive = settings.FORECAST_ACQUISITION_DECISIVE
-    return (
-        estimate.uncertainty <= settings.FORECAST_ACQUISITION_CONFIDENCE
-        or estimate.probability >= decisive
-        or estimate.probability <= 1 - decisive
-    )
+    return estimate.uncertainty <= settings.FORECAST_ACQUISITION_CONFIDENCE
 
 
 def template_spec(question: Question, *, now: datetime) -> BountySpec:
@@ -209,9 +211,8 @@ def acquire(question: Question) -> AcquisitionDecision:
     if is_confident(estimate):
         return _skip(
             question,
-            f"{CONFIDENT}: P(yes) {estimate.probability:.3f}, interval half-width "
-            f"{estimate.uncertainty:.3f} (stop at {settings.FORECAST_ACQUISITION_CONFIDENCE:.3f} "
-            f"or beyond {settings.FORECAST_ACQUISITION_DECISIVE:.2f})",
+            f"{CONFIDENT}: P(yes) {estimate.probability:.3f}, chance of being wrong at most "
+            f"{estimate.uncertainty:.3f} (stop at {settings.FORECAST_ACQUISITION_CONFIDENCE:.3f})",
             estimate,
         )
     try:
@@ -269,7 +270,7 @@ def _posted(
         action=Action.POSTED,
         reason=(
             f"{POSTED}: more evidence is worth {estimate.value_minor} "
-            f"(half-width {estimate.uncertainty:.3f} x stake {question.stake_minor}), "
+            f"(chance of being wrong {estimate.uncertainty:.3f} x stake {question.stake_minor}), "
             f"the bounty costs {cost}"
         ),
         probability=estimate.probability,

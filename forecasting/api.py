@@ -202,7 +202,10 @@ class AcquisitionDecisionOutputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=AcquisitionDecision.Action.choices)
     reason = serializers.CharField(help_text="Starts with a stable code, e.g. `confident:`.")
     probability = serializers.FloatField(allow_null=True)
-    uncertainty = serializers.FloatField(allow_null=True, help_text="Interval half-width.")
+    uncertainty = serializers.FloatField(
+        allow_null=True,
+        help_text="The chance the forecast is wrong, at worst across its interval (0 to 0.5).",
+    )
     value = serializers.IntegerField(
         source="value_minor", allow_null=True, help_text="Uncertainty x stake, minor units."
     )

@@ -63,7 +63,8 @@ def forecast(question: Question, probability: float = 0.5, half_width: float = 0
 
 
 def uncertain_question(actor: Actor, **overrides: Any) -> Question:
-    """Half-width 0.3 x stake 10,000 = 3,000 of value against 880 a bounty; budget for two."""
+    """P(yes) 0.5: a 0.5 chance of being wrong x stake 10,000 = 5,000 of value against 880 a
+    bounty; budget for two."""
     now = timezone.now()
     fields: dict[str, Any] = {
         "agent": actor.agent, "title": "Will the bakery queue exceed 10 people?",
@@ -101,19 +102,19 @@ def test_it_posts_a_labelled_bounty_from_the_owners_wallet_when_uncertain(owner:
     assert (wallet.available_minor, wallet.held_minor) == (10_000 - COST, COST)
     question.refresh_from_db()
     assert question.acquisition_spent_minor == COST
-    assert (decision.cost_minor, decision.value_minor) == (COST, 3_000)
-    assert decision.uncertainty == pytest.approx(0.3)
+    assert (decision.cost_minor, decision.value_minor) == (COST, 5_000)
+    assert decision.uncertainty == pytest.approx(0.5)
     assert decision.probability == 0.5 and decision.model_version == "test-v1"
     assert_books_are_right()
 
 
 @pytest.mark.parametrize(
-    ("probability", "half_width"),
-    [(0.5, 0.05), (0.95, 0.3), (0.04, 0.3)],
-    ids=["narrow-interval", "decisive-yes", "decisive-no"],
+    ("probability", "half_width", "buys"),
+    [(0.95, 0.03, False), (0.04, 0.02, False), (0.5, 0.0, True), (0.85, 0.3, True)],
+    ids=["sure-yes", "sure-no", "even-odds-however-sure", "leaning-yes-but-unsure"],
 )
-def test_it_stops_when_the_forecast_is_confident(
-    owner: Actor, probability: float, half_width: float
+def test_it_buys_while_the_forecast_may_be_wrong_and_stops_when_confident(
+    owner: Actor, probability: float, half_width: float, buys: bool
 ) -> None:
     fund(owner)
     question = uncertain_question(owner)
@@ -121,8 +122,13 @@ def test_it_stops_when_the_forecast_is_confident(
 
     decision = acquire(question)
 
-    assert decision.action == SKIPPED and decision.reason.startswith(acquisition.CONFIDENT)
-    assert auto_bounties(question) == [] and decision.bounty is None
+    if buys:
+        assert decision.action == POSTED and decision.uncertainty > 0.4, decision.reason
+        assert auto_bounties(question) == [decision.bounty]
+    else:
+        assert decision.action == SKIPPED and decision.reason.startswith(acquisition.CONFIDENT)
+        assert decision.uncertainty <= 0.1
+        assert auto_bounties(question) == [] and decision.bounty is None
 
 
 def test_it_waits_for_the_evidence_of_its_open_bounty_before_buying_more(owner: Actor) -> None:
@@ -159,7 +165,7 @@ def test_the_budget_is_never_exceeded_across_cycles(owner: Actor) -> None:
 
 def test_it_skips_when_evidence_is_worth_less_than_a_bounty(owner: Actor) -> None:
     fund(owner)
-    question = uncertain_question(owner, stake_minor=2_000)  # 0.3 x 2,000 = 600 < 880
+    question = uncertain_question(owner, stake_minor=1_200)  # 0.5 x 1,200 = 600 < 880
 
     decision = acquire(question)
 
@@ -203,7 +209,6 @@ def test_a_missing_or_unusable_template_is_a_recorded_skip(
     question.refresh_from_db()
 
     decision = acquire(question)
-
 
     assert decision.action == SKIPPED and decision.reason.startswith(code), decision.reason
     assert Bounty.objects.count() == 0
@@ -257,7 +262,7 @@ def test_the_owner_reads_the_audit_trail_and_nobody_else_does(
         ("skipped", None),
         ("posted", posted.bounty_id),
     ]
-    assert results[1]["cost"] == COST and results[1]["value"] == 3_000
+    assert results[1]["cost"] == COST and results[1]["value"] == 5_000
     assert results[0]["reason"].startswith(acquisition.WAITING)
     assert owner.client().get(f"{QUESTIONS}{question.pk}/").json()["acquisition_spent"] == COST
     assert_problem(outsider.client().get(url), 404, "not_found")
