@@ -43,6 +43,8 @@ class RelevanceScore:
 class RelevanceRequest:
     image: Image.Image
     text: str
+    # The image already preprocessed (1, 3, H, W) by the caller, or None to do it in the batch.
+    pixels: torch.Tensor | None = None
 
 
 def pick_device() -> tuple[torch.device, torch.dtype]:
@@ -84,10 +86,36 @@ class VisionModel:
         return cls(model, processor, device=device, dtype=dtype)
 
     @torch.inference_mode()
+    def pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The processor's pixel values (float32, on the CPU). A big photo is first box-reduced
+        by an integer factor to no less than twice the model's input side, so the processor's
+        bicubic resize works on ~0.3 megapixels instead of the full photo (a 9-megapixel photo:
+        ~120 ms to ~10 ms)."""
+        return self.processor.image_processor(
+            images=[self._prepared(image) for image in images], return_tensors="pt"
+        )["pixel_values"]
+
+    def _prepared(self, image: Image.Image) -> Image.Image:
+        factor = min(image.size) // (2 * self._input_side)
+        if factor > 1:
+            image = image.reduce(factor)
+        return image if image.mode == "RGB" else image.convert("RGB")
+
+    @property
+    def _input_side(self) -> int:
+        size = getattr(self.processor.image_processor, "crop_size", None)
+        height = getattr(size, "height", None)
+        if height is None and isinstance(size, dict):
+            height = size.get("height")
+        return int(height or 224)
+
+    @torch.inference_mode()
     def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        pixels = self.processor.image_processor(
-            images=[image.convert("RGB") for image in images], return_tensors="pt"
-        )["pixel_values"].to(self.device, self.dtype)
+        return self.embed_pixels(self.pixels(images))
+
+    @torch.inference_mode()
+    def embed_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        pixels = pixels.to(self.device, self.dtype)
         with self._lock:
             started = time.perf_counter()
             features = _features(self.model.get_image_features(pixel_values=pixels))
@@ -115,7 +143,13 @@ class VisionModel:
         """Score a batch in one image forward pass (texts are cached per process)."""
         if not requests:
             return []
-        images = self.image_embeddings([request.image for request in requests])
+        pixels = torch.cat(
+            [
+                request.pixels if request.pixels is not None else self.pixels([request.image])
+                for request in requests
+            ]
+        )
+        images = self.embed_pixels(pixels)
         negatives = self.text_embeddings(self.negatives)
         positives = self.text_embeddings([request.text for request in requests])
         scale = float(self.model.logit_scale.exp().clamp(max=100))
@@ -143,7 +177,8 @@ def _features(output: Any) -> torch.Tensor:
 
 
 class RelevanceScorer:
-    """The model behind a micro-batcher: concurrent `score` calls share forward passes."""
+    """The model behind a micro-batcher: concurrent `score` calls share forward passes; each
+    caller preprocesses its own image first, so the batch thread only runs the model."""
 
     def __init__(
         self, model: VisionModel, *, max_batch_size: int = 16, max_wait_s: float = 0.02
@@ -154,7 +189,10 @@ class RelevanceScorer:
         )
 
     def score(self, image: Image.Image, text: str, timeout: float | None = 60.0) -> RelevanceScore:
-        return self.batcher(RelevanceRequest(image, text), timeout=timeout)
+        # Preprocessing here, in the caller's thread: concurrent callers prepare their images
+        # in parallel (Pillow and torch release the GIL) while the batch thread runs the model.
+        pixels = self.model.pixels([image])
+        return self.batcher(RelevanceRequest(image, text, pixels), timeout=timeout)
 
     def close(self) -> None:
         self.batcher.close()

