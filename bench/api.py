@@ -31,6 +31,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "api.json"
 README = ROOT / "bench" / "README.md"
+SECTION_START, SECTION_END = "<!-- bench:api:start -->", "<!-- bench:api:end -->"
 DATABASE = "sightline_bench"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 PORT = 8765
@@ -263,6 +264,7 @@ def write_readme(results: dict[str, Any]) -> None:
         )
     section = "\n".join(
         [
+            SECTION_START,
             "## API (`bench/api.py`)",
             "",
             f"Run {results['run_at']} on {results['machine']} (a shared box: load average "
@@ -293,12 +295,23 @@ def write_readme(results: dict[str, Any]) -> None:
             "Goal for claims: at least 100 per second with p99 under 250 ms. Each claim locks its "
             "bounty row, counts the open slots and writes the claim (a repeated pair returns the "
             "worker's existing claim), then answers a redirect.",
-            "",
+            SECTION_END,
         ]
     )
     text = README.read_text() if README.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"## API \(`bench/api.py`\).*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    if SECTION_START not in text:  # the section as written before it had markers
+        text = re.sub(
+            r"## API \(`bench/api.py`\).*?(?=\n<!-- bench:|\n## |\Z)",
+            lambda _: f"{SECTION_START}\n{SECTION_END}\n",
+            text,
+            count=1,
+            flags=re.S,
+        )
+    if SECTION_START in text and SECTION_END in text:
+        before, rest = text.split(SECTION_START, 1)
+        text = before + section + rest.split(SECTION_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
     README.write_text(text)
 
 
