@@ -171,7 +171,7 @@ def training_cycle(
             budget_seconds=budget_seconds or settings.FORECAST_SEARCH_BUDGET_SECONDS,
             margin=settings.FORECAST_PROMOTION_MARGIN if margin is None else margin,
             seed=seed,
-            encoder=encoder or get_text_encoder(),
+            encoder=encoder,
             progress=progress or (lambda stage, done, total: None),
         )
 
@@ -183,7 +183,7 @@ def _cycle(
     budget_seconds: float,
     margin: float,
     seed: int,
-    encoder: TextEncoder,
+    encoder: TextEncoder | None,
     progress: Progress,
 ) -> CycleResult:
     started = time.monotonic()
@@ -194,7 +194,9 @@ def _cycle(
             f"{settings.FORECAST_MIN_QUESTIONS} are needed to train and hold some out)."
         )
         return CycleResult(None, reason)
+    encoder = encoder or get_text_encoder()  # loaded only when there is something to train
     current = ModelVersion.objects.filter(status=ModelVersionStatus.CHAMPION).first()
+
     embedding_model, image_dim = dataset.dominant_embedding(as_of)
     progress("dataset", 0, 1)
     data = dataset.build(questions, encoder, embedding_model=embedding_model, image_dim=image_dim)
