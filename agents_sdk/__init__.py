@@ -20,6 +20,7 @@ from agents_sdk.errors import (
     ValidationError,
 )
 from agents_sdk.models import (
+    AcquisitionDecision,
     Bounty,
     Check,
     Forecast,
@@ -35,6 +36,7 @@ from agents_sdk.models import (
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "AcquisitionDecision",
     "AuthenticationError",
     "Bounty",
     "Check",

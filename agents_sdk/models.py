@@ -388,3 +388,43 @@ class Forecast:
             computed_at=_datetime(data.get("computed_at")),
             raw=_raw(data),
         )
+
+
+@dataclass(frozen=True)
+class AcquisitionDecision:
+    """What the market's acquisition loop decided for a question: ``action`` "posted" (an
+    evidence bounty bought from your wallet: ``bounty``, ``cost``) or "skipped"; ``reason``
+    starts with a stable code (``confident``, ``budget_exhausted``, ...)."""
+
+    id: int
+    action: str
+    reason: str
+    probability: float | None
+    uncertainty: float | None
+    value: int | None
+    cost: int
+    bounty: int | None
+    model_version: str
+    created_at: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def code(self) -> str:
+        return self.reason.split(":", 1)[0]
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> AcquisitionDecision:
+        value, bounty = data.get("value"), data.get("bounty")
+        return cls(
+            id=_int(data.get("id")),
+            action=str(data.get("action", "")),
+            reason=str(data.get("reason", "")),
+            probability=_float_or_none(data.get("probability")),
+            uncertainty=_float_or_none(data.get("uncertainty")),
+            value=None if value is None else _int(value),
+            cost=_int(data.get("cost")),
+            bounty=None if bounty is None else _int(bounty),
+            model_version=str(data.get("model_version") or ""),
+            created_at=_datetime(data.get("created_at")),
+            raw=_raw(data),
+        )

@@ -12,6 +12,7 @@ from agents_sdk import webhooks
 from agents_sdk._http import HTTP
 from agents_sdk.errors import SignatureVerificationError
 from agents_sdk.models import (
+    AcquisitionDecision,
     Bounty,
     Forecast,
     PublicKey,
@@ -322,3 +323,9 @@ class QuestionsService:
 
     def forecast(self, question_id: int) -> Forecast:
         return Forecast.from_json(self._http.get_json(f"questions/{int(question_id)}/forecast"))
+
+    def acquisitions(self, question_id: int) -> Iterator[AcquisitionDecision]:
+        """The evidence bounties the market bought for the question from your wallet (within
+        its ``max_acquisition_spend``), and why it bought or did not, newest first."""
+        for item in self._http.paginate(f"questions/{int(question_id)}/acquisitions"):
+            yield AcquisitionDecision.from_json(item)

@@ -120,10 +120,23 @@ def test_questions_through_the_sdk(owner: Actor, live_server: Any) -> None:
     question = sl.questions.create(
         title="Will the queue pass 10 people?", resolution_criteria="the 17:30 photo",
         closes_at=now + timedelta(hours=1), resolves_at=now + timedelta(hours=2),
-        max_acquisition_spend=1_000,
+        lat=51.5072, lon=-0.1276, stake=5_000, max_acquisition_spend=1_000,
+        evidence_template={"verify": "a queue outside the bakery", "price": 200, "quantity": 2},
     )  # fmt: skip
+    # the market's acquisition loop buys evidence from this agent's wallet, and says why
+    from forecasting.acquisition import acquire
+
+    acquire(Question.objects.get(pk=question.id))
+    (decision,) = sl.questions.acquisitions(question.id)
+    assert decision.action == "posted" and decision.code == "posted" and decision.bounty
+    assert (
+        decision.cost == 2 * (200 + 20) and sl.questions.get(question.id).acquisition_spent == 440
+    )
+    assert sl.bounties.get(decision.bounty).raw["metadata"]["auto_posted"] is True
+
     bounty = sl.bounties.create(**bounty_fields())
-    assert sl.questions.attach(question.id, bounty.id).bounties == [bounty.id]
+    assert sl.questions.attach(question.id, bounty.id).bounties == [decision.bounty, bounty.id]
+
     forecast = sl.questions.forecast(question.id)
     assert forecast.interval[0] <= forecast.probability <= forecast.interval[1]
     assert forecast.model_version and forecast.evidence_count == 0
