@@ -36,7 +36,6 @@ _TRAIN_SOFT_LIMIT = 2 * settings.FORECAST_SEARCH_BUDGET_SECONDS + 300
     ignore_result=True, soft_time_limit=_TRAIN_SOFT_LIMIT, time_limit=_TRAIN_SOFT_LIMIT + 60
 )
 def train_forecaster() -> None:
-
     """Beat: one turn of the closed loop (train, judge, maybe promote)."""
     from forecasting.services.training import training_cycle
 

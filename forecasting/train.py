@@ -106,12 +106,37 @@ def brier(probabilities: Sequence[float], outcomes: Sequence[float]) -> float:
     return sum((p - y) ** 2 for p, y in zip(probabilities, outcomes, strict=True)) / len(outcomes)
 
 
-def log_loss(probabilities: Sequence[float], outcomes: Sequence[float], eps: float = 1e-6) -> float:
-    total = 0.0
+def log_losses(
+    probabilities: Sequence[float], outcomes: Sequence[float], eps: float = 1e-6
+) -> list[float]:
+    """Each forecast's log loss (probabilities clipped to [eps, 1 - eps])."""
+    losses = []
     for p, y in zip(probabilities, outcomes, strict=True):
         p = min(max(p, eps), 1 - eps)
-        total -= y * math.log(p) + (1 - y) * math.log(1 - p)
-    return total / len(outcomes)
+        losses.append(-(y * math.log(p) + (1 - y) * math.log(1 - p)))
+    return losses
+
+
+def log_loss(probabilities: Sequence[float], outcomes: Sequence[float], eps: float = 1e-6) -> float:
+    return sum(log_losses(probabilities, outcomes, eps)) / len(outcomes)
+
+
+def paired_bootstrap(
+    losses: Sequence[float], baseline: Sequence[float], *, samples: int = 2_000, seed: int = 0
+) -> float:
+    """The share of bootstrap resamples of the same questions in which ``losses`` average
+    lower than ``baseline``: how sure we can be that one model beats the other on this set,
+    rather than on the luck of which questions were held out."""
+    differences = [b - a for a, b in zip(losses, baseline, strict=True)]
+    n = len(differences)
+    if n == 0:
+        return 0.0
+    rng = random.Random(seed)  # noqa: S311 (resampling, not security)
+    wins = 0
+    for _ in range(samples):
+        if sum(differences[rng.randrange(n)] for _ in range(n)) > 0:
+            wins += 1
+    return wins / samples
 
 
 def reliability(

@@ -429,6 +429,9 @@ FORECAST_MODEL_DIR = Path(env_str("FORECAST_MODEL_DIR", str(VAR_DIR / "models"))
 # The training cycle: promote a challenger only when its held-out log loss beats the
 # champion's by this margin; a small hyperparameter search within a compute budget.
 FORECAST_PROMOTION_MARGIN = env_float("FORECAST_PROMOTION_MARGIN", 0.005, minimum=0.0)
+# ... and does so in at least this share of paired bootstrap resamples of the held-out questions
+# (a small held-out set can make a worse model look better by the luck of the draw).
+FORECAST_PROMOTION_CONFIDENCE = env_float("FORECAST_PROMOTION_CONFIDENCE", 0.75, minimum=0.0)
 FORECAST_SEARCH_TRIALS = env_int("FORECAST_SEARCH_TRIALS", 6, minimum=1)
 FORECAST_SEARCH_BUDGET_SECONDS = env_int("FORECAST_SEARCH_BUDGET_SECONDS", 600, minimum=1)
 FORECAST_MIN_QUESTIONS = env_int("FORECAST_MIN_QUESTIONS", 40, minimum=10)
@@ -445,7 +448,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = max(
 )  # a training task must not be redelivered while it still runs
 
 CELERY_BEAT_SCHEDULE["forecasting-train"] = {
-
     "task": "forecasting.tasks.train_forecaster",
     "schedule": float(env_int("FORECAST_TRAIN_EVERY_SECONDS", 24 * 3600, minimum=60)),
 }

@@ -29,6 +29,8 @@ from forecasting.train import (
     Example,
     TrainConfig,
     collate,
+    log_losses,
+    paired_bootstrap,
     pick_device,
     reliability,
     save,
@@ -144,7 +146,11 @@ def _predict(
 
 
 def _judge(probabilities: Sequence[float], outcomes: Sequence[float]) -> dict[str, Any]:
-    return {**scores(probabilities, outcomes), "reliability": reliability(probabilities, outcomes)}
+    return {
+        **scores(probabilities, outcomes),
+        "reliability": reliability(probabilities, outcomes),
+        "probabilities": [round(p, 6) for p in probabilities],  # per held-out question
+    }
 
 
 def _compatible(version: ModelVersion | None, encoder: TextEncoder) -> bool:
@@ -157,6 +163,7 @@ def training_cycle(
     trials: int | None = None,
     budget_seconds: float | None = None,
     margin: float | None = None,
+    confidence: float | None = None,
     seed: int = 0,
     encoder: TextEncoder | None = None,
     progress: Progress | None = None,
@@ -170,6 +177,9 @@ def training_cycle(
             trials=trials or settings.FORECAST_SEARCH_TRIALS,
             budget_seconds=budget_seconds or settings.FORECAST_SEARCH_BUDGET_SECONDS,
             margin=settings.FORECAST_PROMOTION_MARGIN if margin is None else margin,
+            confidence=(
+                settings.FORECAST_PROMOTION_CONFIDENCE if confidence is None else confidence
+            ),
             seed=seed,
             encoder=encoder,
             progress=progress or (lambda stage, done, total: None),
@@ -182,6 +192,7 @@ def _cycle(
     trials: int,
     budget_seconds: float,
     margin: float,
+    confidence: float,
     seed: int,
     encoder: TextEncoder | None,
     progress: Progress,
@@ -273,11 +284,18 @@ def _cycle(
     progress("evaluate", 1, 1)
 
     gain = incumbent["log_loss"] - metrics["challenger"]["log_loss"]
-    promote = gain > margin
+    p_better = paired_bootstrap(
+        log_losses(metrics["challenger"]["probabilities"], outcomes),
+        log_losses(incumbent["probabilities"], outcomes),
+        seed=seed,
+    )
+    metrics["comparison"] = {"incumbent": incumbent_name, "gain": gain, "p_better": p_better}
+    promote = gain > margin and p_better >= confidence
     decision = (
         f"{'Promoted' if promote else 'Rejected'}: held-out log loss "
         f"{metrics['challenger']['log_loss']:.4f} vs {incumbent['log_loss']:.4f} for "
-        f"{incumbent_name} (needs an improvement of more than {margin:g}, got {gain:.4f})."
+        f"{incumbent_name} (needs an improvement of more than {margin:g}, got {gain:.4f}; "
+        f"better in {p_better:.0%} of bootstrap resamples, needs {confidence:.0%})."
     )
     # numbered in order (cycles run one at a time, under the lock)
     name = f"forecaster-v{ModelVersion.objects.count() + 1}-{data.data_hash[:8]}"

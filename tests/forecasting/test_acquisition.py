@@ -122,6 +122,7 @@ def test_it_buys_while_the_forecast_may_be_wrong_and_stops_when_confident(
 
     decision = acquire(question)
 
+    assert decision.uncertainty is not None
     if buys:
         assert decision.action == POSTED and decision.uncertainty > 0.4, decision.reason
         assert auto_bounties(question) == [decision.bounty]

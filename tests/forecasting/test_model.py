@@ -17,6 +17,8 @@ from forecasting.train import (
     expected_calibration_error,
     load,
     log_loss,
+    log_losses,
+    paired_bootstrap,
     save,
     scores,
     train,
@@ -50,6 +52,16 @@ def test_the_metrics_are_right() -> None:
     # perfectly calibrated: 0.25 predicted for a bin where a quarter are yes
     assert expected_calibration_error([0.25] * 4, [1, 0, 0, 0]) == pytest.approx(0.0)
     assert expected_calibration_error([0.9] * 2, [0, 0]) == pytest.approx(0.9)
+
+
+def test_the_paired_bootstrap_says_how_sure_a_win_is() -> None:
+    better, worse = [0.1] * 30, [0.7] * 30
+    assert paired_bootstrap(better, worse) == 1.0 and paired_bootstrap(worse, better) == 0.0
+    assert paired_bootstrap(better, better) == 0.0  # a tie is no win
+    # one lucky question out of thirty is not a reliable win
+    lucky = [0.75] * 29 + [0.0]  # worse on 29, far better on one: ahead on average
+    assert 0.4 < paired_bootstrap(lucky, [0.7] * 29 + [1.5]) < 0.9
+    assert log_losses([0.5, 0.9], [1, 0]) == pytest.approx([0.6931, 2.3026], abs=1e-4)
 
 
 def test_a_question_without_evidence_gets_a_finite_forecast() -> None:

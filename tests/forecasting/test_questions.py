@@ -80,10 +80,8 @@ def test_an_agent_asks_a_question_and_gets_a_forecast(owner: Actor) -> None:
         ({"evidence_template": {"price": 400}}, "evidence_template"),  # no verify
         ({"evidence_template": {"verify": "a queue", "price": "lots"}}, "evidence_template"),
         ({"evidence_template": {"verify": "x", "price": 1, "metadata": "x"}}, "evidence_template"),
-
     ],
 )
-
 def test_bad_questions_are_refused(owner: Actor, overrides: dict[str, Any], field: str) -> None:
     response = owner.client().post(QUESTIONS, body(**overrides), format="json")
     assert field in assert_problem(response, 400, "validation_error")["errors"]

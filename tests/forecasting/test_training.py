@@ -85,6 +85,9 @@ def test_a_cycle_trains_judges_records_and_promotes_a_better_model(
     assert metrics["challenger"]["log_loss"] < metrics["base_rate"]["log_loss"] - 0.1
     assert metrics["challenger"]["brier"] < metrics["without_evidence"]["brier"]
     assert metrics["challenger"]["reliability"] and 0 <= metrics["challenger"]["ece"] <= 1
+    assert len(metrics["challenger"]["probabilities"]) == held_out
+    assert metrics["comparison"]["incumbent"] == "base-rate-v1"
+    assert metrics["comparison"]["p_better"] >= 0.75  # not the luck of the held-out draw
     assert len(version.search) == 2 and version.training_curve
     assert version.hyperparameters in [trial["hyperparameters"] for trial in version.search]
     assert len(version.data_hash) == 64 and version.embedding_model == "test-embedding"
@@ -106,7 +109,7 @@ def test_a_cycle_trains_judges_records_and_promotes_a_better_model(
 def test_a_challenger_that_does_not_beat_the_champion_by_the_margin_is_never_promoted(
     world: World, forecasting_settings: Any
 ) -> None:
-    world.resolved(40, noise=0.05)
+    world.resolved(60, noise=0.05)
     champion = training_cycle(seed=1).version
     assert champion is not None and champion.status == ModelVersionStatus.CHAMPION
     world.resolved(20, noise=0.5)  # later questions whose outcomes the photos do not show
@@ -116,7 +119,12 @@ def test_a_challenger_that_does_not_beat_the_champion_by_the_margin_is_never_pro
     assert challenger is not None and challenger.parent == champion  # fine-tuned from it
     metrics = challenger.metrics
     gain = metrics["champion"]["log_loss"] - metrics["challenger"]["log_loss"]
-    assert result.promoted == (gain > forecasting_settings.FORECAST_PROMOTION_MARGIN)
+    comparison = metrics["comparison"]
+    assert comparison["incumbent"] == champion.name and comparison["gain"] == pytest.approx(gain)
+    assert result.promoted == (
+        gain > forecasting_settings.FORECAST_PROMOTION_MARGIN
+        and comparison["p_better"] >= forecasting_settings.FORECAST_PROMOTION_CONFIDENCE
+    )
     # and with a margin no model can clear, nothing is ever promoted
     strict = training_cycle(seed=3, margin=10.0)
     assert strict.version is not None and not strict.promoted
@@ -131,7 +139,7 @@ def test_an_operator_rolls_back_to_an_earlier_version(
 ) -> None:
     world.resolved(60, noise=0.05)
     first = training_cycle(seed=1).version
-    second = training_cycle(seed=2, margin=-1.0).version  # any challenger passes
+    second = training_cycle(seed=2, margin=-1.0, confidence=0.0).version  # any passes
     assert first is not None and second is not None
     assert second.status == ModelVersionStatus.CHAMPION
     first.refresh_from_db()
@@ -178,7 +186,7 @@ def test_operators_see_versions_with_charts_and_roll_back_in_the_admin(
 ) -> None:
     world.resolved(40, noise=0.05)
     first = training_cycle(seed=1).version
-    second = training_cycle(seed=2, margin=-1.0).version
+    second = training_cycle(seed=2, margin=-1.0, confidence=0.0).version
     assert first is not None and second is not None
     client = Client()
     client.force_login(OperatorFactory())
