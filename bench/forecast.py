@@ -164,8 +164,9 @@ def write_readme(results: dict[str, Any]) -> None:
         "after each iteration exactly as agents are served. Each iteration gathers and resolves "
         f"{results['batch']} more questions through the real pipeline (procedural photos, "
         "simulated workers, verification, evidence), then runs one training cycle "
-        f"({results['trials']} hyperparameter trials, promotion margin "
-        f"{results['margin']}). Then the acquisition loop may buy evidence for the held-out "
+        f"({results['trials']} hyperparameter trials; promotion needs a held-out log-loss gain "
+        f"over {results['margin']} that holds in {results.get('confidence', 0.75):.0%} of paired "
+        "bootstrap resamples). Then the acquisition loop may buy evidence for the held-out "
         "questions (where the champion is unsure and the stake covers a bounty), which simulated "
         "workers photograph; the held-out questions are scored after that.",
         "",
@@ -193,11 +194,17 @@ def write_readme(results: dict[str, Any]) -> None:
         and final["champion"]["brier"] < final["without_evidence"]["brier"]
     )
     first = results["iterations"][0]["held_out"]["champion"]["brier"]
+    best = min(results["iterations"], key=lambda row: row["held_out"]["champion"]["brier"])
+
     lines += [
         "",
         f"Final champion {'beats' if beats else 'does NOT beat'} both baselines on held-out "
         f"Brier; held-out Brier went from {first:.4f} (iteration 1) to "
-        f"{final['champion']['brier']:.4f}. GPU: {results['gpu']}.",
+        f"{final['champion']['brier']:.4f}; the lowest was "
+        f"{best['held_out']['champion']['brier']:.4f} (iteration {best['iteration']}). "
+        "Promotions are decided on each cycle's own held-out "
+        "slice (the latest resolved questions), which can disagree with this separate set. "
+        f"GPU: {results['gpu']}.",
         "",
         "![held-out Brier and log loss per iteration, and the final calibration]"
         "(results/forecast.png)",
@@ -297,6 +304,7 @@ def main() -> None:
         "batch": args.batch,
         "trials": args.trials,
         "margin": settings.FORECAST_PROMOTION_MARGIN,
+        "confidence": settings.FORECAST_PROMOTION_CONFIDENCE,
         "photos_per_question": [low, high],
         "load_average": os.getloadavg(),
         "iterations": iterations,
