@@ -43,9 +43,11 @@ def train_forecaster() -> None:
     logger.info("training cycle: %s", result.reason)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, soft_time_limit=3_600, time_limit=3_660)
 def refresh_forecasts() -> None:
-    """Re-forecast every open question with the (new) champion."""
+    """Re-forecast every open question with the (new) champion (on the training queue: model
+    work, and as long as there are open questions)."""
+
     from forecasting.services import forecasts_refresh_open
 
     logger.info("re-forecast %s open questions", forecasts_refresh_open())

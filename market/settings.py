@@ -443,8 +443,12 @@ FORECAST_TORCH_THREADS = env_int("FORECAST_TORCH_THREADS", 1, minimum=1)
 
 # Training runs on its own queue and worker (Procfile: worker-training), one cycle at a time.
 CELERY_TASK_ROUTES["forecasting.tasks.train_forecaster"] = {"queue": "training"}
+CELERY_TASK_ROUTES["forecasting.tasks.refresh_forecasts"] = {"queue": "training"}
+
 CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = max(
-    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"], 2 * FORECAST_SEARCH_BUDGET_SECONDS + 900
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"],
+    2 * FORECAST_SEARCH_BUDGET_SECONDS + 900,
+    3_600 + 300,  # refresh_forecasts
 )  # a training task must not be redelivered while it still runs
 
 CELERY_BEAT_SCHEDULE["forecasting-train"] = {
