@@ -32,9 +32,12 @@ def acquire_evidence() -> None:
 _TRAIN_SOFT_LIMIT = 2 * settings.FORECAST_SEARCH_BUDGET_SECONDS + 300
 
 
+# Acknowledged on receipt (not late, unlike other tasks): a cycle lost to a crash simply runs
+# at the next beat, and a long one must not be redelivered while it still runs.
 @shared_task(
-    ignore_result=True, soft_time_limit=_TRAIN_SOFT_LIMIT, time_limit=_TRAIN_SOFT_LIMIT + 60
-)
+    ignore_result=True, acks_late=False, soft_time_limit=_TRAIN_SOFT_LIMIT,
+    time_limit=_TRAIN_SOFT_LIMIT + 60,
+)  # fmt: skip
 def train_forecaster() -> None:
     """Beat: one turn of the closed loop (train, judge, maybe promote)."""
     from forecasting.services.training import training_cycle
@@ -43,7 +46,7 @@ def train_forecaster() -> None:
     logger.info("training cycle: %s", result.reason)
 
 
-@shared_task(ignore_result=True, soft_time_limit=3_600, time_limit=3_660)
+@shared_task(ignore_result=True, acks_late=False, soft_time_limit=3_600, time_limit=3_660)
 def refresh_forecasts() -> None:
     """Re-forecast every open question with the (new) champion (on the training queue: model
     work, and as long as there are open questions)."""
