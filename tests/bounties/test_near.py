@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bounties.models import Claim
+from bounties.models import Bounty, Claim
 from bounties.selectors import bounties_near, bounty_rows_near, with_open_slots
 from bounties.services import claim_create
 from tests.bounties.helpers import funded_bounty, submit
@@ -52,3 +52,15 @@ def test_it_counts_open_slots_in_the_search(owner: Actor) -> None:
     assert row["open_slots"] == expected.open_slots  # type: ignore[attr-defined]
     assert row["metadata"] == near.bounty.metadata == {"store": 17}
     assert row["id"] == near.bounty.pk == bounty.pk and row["distance_m"] < 1
+
+
+def test_it_reads_timestamps_as_the_orm_does(owner: Actor) -> None:
+    bounty = funded_bounty(owner.agent)
+    start = timezone.now().replace(microsecond=0)
+    for moment in (start, start.replace(microsecond=100_000), start.replace(microsecond=123_456)):
+        Bounty.objects.filter(pk=bounty.pk).update(created_at=moment)
+        [row] = bounty_rows_near(lat=bounty.lat, lon=bounty.lon, within_m=100)
+        stored = Bounty.objects.get(pk=bounty.pk)
+        for name in ("starts_at", "ends_at", "created_at", "updated_at", "closed_at"):
+            assert row[name] == getattr(stored, name), name
+        assert row["created_at"] == moment and row["created_at"].tzinfo == stored.created_at.tzinfo

@@ -69,3 +69,17 @@ def test_each_key_has_its_own_rate_limit(owner: Actor, outsider: Actor, monkeypa
     body = assert_problem(response, 429, "rate_limited")
     assert int(response["Retry-After"]) > 0 and body["retry_after"] == int(response["Retry-After"])
     assert outsider.client().get("/api/v1/me/").status_code == 200
+
+
+def test_a_key_gets_a_fresh_budget_in_the_next_window(owner: Actor, monkeypatch) -> None:
+    monkeypatch.setattr(APIKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    clock = [60_030.0]  # half way through a minute
+    monkeypatch.setattr(APIKeyRateThrottle, "timer", staticmethod(lambda: clock[0]))
+    client = owner.client()
+    for _ in range(2):
+        assert client.get("/api/v1/me/").status_code == 200
+    response = client.get("/api/v1/me/")
+    assert_problem(response, 429, "rate_limited")
+    assert response["Retry-After"] == "30"  # until the window ends
+    clock[0] = 60_060.0
+    assert client.get("/api/v1/me/").status_code == 200
