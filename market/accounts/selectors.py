@@ -1,5 +1,6 @@
 """Reads for accounts and keys."""
 
+import functools
 import hmac
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -28,12 +29,23 @@ _KEY_LOOKUP_SQL = (
 )
 
 
+@functools.cache
+def _converters(
+    model: type[Model], fields: Sequence[Any], alias: str
+) -> dict[int, tuple[list[Any], Any]]:
+    """The ORM's converters for ``fields`` by column index: they depend only on the fields and
+    the database, so they are worked out once, not on every request."""
+    compiler = model._default_manager.all().query.get_compiler(using=alias)
+    return compiler.get_converters([field.get_col(model._meta.db_table) for field in fields])
+
+
 def _from_row(model: type[ModelT], fields: Sequence[Any], values: Sequence[Any]) -> ModelT:
     """A model instance from its columns' values, converted as the ORM converts them (JSON on
     every database; dates and booleans on SQLite too)."""
-    compiler = model._default_manager.all().query.get_compiler(connection=connection)
-    converters = compiler.get_converters([field.get_col(model._meta.db_table) for field in fields])
-    [converted] = compiler.apply_converters([values], converters)
+    converted = list(values)
+    for index, (converters, expression) in _converters(model, fields, connection.alias).items():
+        for convert in converters:
+            converted[index] = convert(converted[index], expression, connection)
     return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
