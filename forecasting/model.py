@@ -103,14 +103,21 @@ class ForecastModel(nn.Module):
         return self.head(torch.cat([question, pooled, count], dim=-1)).squeeze(-1)
 
     @torch.no_grad()
+    def draws(self, batch: Batch, samples: int) -> torch.Tensor:
+        """MC dropout: P(yes) from ``samples`` stochastic passes, shape (samples, B)."""
+        self.train()  # dropout on
+        try:
+            return torch.stack([torch.sigmoid(self(batch)) for _ in range(samples)])
+        finally:
+            self.eval()
+
+    @torch.no_grad()
     def predict(self, batch: Batch, *, samples: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """P(yes) and its spread. With ``samples`` > 0, MC dropout: the mean and standard
-        deviation over that many stochastic passes (the disagreement acquisition uses)."""
+        deviation over that many stochastic passes."""
         if samples <= 0:
             self.eval()
             probability = torch.sigmoid(self(batch))
             return probability, torch.zeros_like(probability)
-        self.train()  # dropout on
-        draws = torch.stack([torch.sigmoid(self(batch)) for _ in range(samples)])
-        self.eval()
+        draws = self.draws(batch, samples)
         return draws.mean(dim=0), draws.std(dim=0)

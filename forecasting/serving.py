@@ -61,11 +61,8 @@ def predict(
         embedding_model=embedding_model,
     )  # fmt: skip
     batch, _ = collate([example], model.config)
-    if samples > 1:
-        model.train()  # dropout on: the passes disagree as much as the model is unsure
-        with torch.no_grad():
-            draws = torch.stack([torch.sigmoid(model(batch)) for _ in range(samples)])[:, 0]
-        model.eval()
+    if samples > 1:  # the passes disagree as much as the model is unsure
+        draws = model.draws(batch, samples)[:, 0]
         probability = float(draws.mean())
         low, high = (float(v) for v in torch.quantile(draws, torch.tensor([0.05, 0.95])))
     else:

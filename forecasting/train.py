@@ -212,9 +212,7 @@ def train(
         result.history.append({"epoch": epoch, "train_loss": total / seen, **val})
         if val["log_loss"] < result.best_val_loss - 1e-6:
             result.best_epoch, result.best_val_loss = epoch, val["log_loss"]
-            best_state = {
-                name: value.detach().clone() for name, value in model.state_dict().items()
-            }
+            best_state = _snapshot(model)
             if checkpoint is not None:
                 save(model, checkpoint)
         elif epoch - result.best_epoch >= config.patience:
