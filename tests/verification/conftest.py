@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image
 
-from tests.verification.tiny_clip import build_tiny_clip
 from verification.model import RelevanceScorer, VisionModel
 from verification.target import Target
 
@@ -74,11 +73,6 @@ def fresh_dscn0010(now: datetime) -> bytes:
     """DSCN0010 with its capture time rewritten to five minutes ago (at +02:00, Italy)."""
     captured = (now - timedelta(minutes=5)).astimezone(timezone(timedelta(hours=2)))
     return with_capture_time(photo_bytes("DSCN0010.jpg"), captured)
-
-
-@pytest.fixture(scope="session")
-def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 @pytest.fixture(scope="session")

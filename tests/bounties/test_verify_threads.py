@@ -1,0 +1,64 @@
+"""The verify worker as deployed (Procfile: the threads pool): concurrent jobs in one process
+share the relevance model's forward passes (its crash test is in test_worker_crash.py)."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from bounties.models import Submission, SubmissionStatus
+from tests.bounties.helpers import funded_bounty
+from tests.bounties.photos import DSCN0010_GPS, with_capture_time
+from tests.bounties.test_pipeline_worker import upload
+from tests.conftest import make_actor, wait_for
+
+pytestmark = [pytest.mark.celery_worker]
+
+THREADS_POOL = ("--pool", "threads", "--concurrency", "4")
+PHOTOS = ("DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg")  # three photos within 70 m
+
+
+def test_concurrent_jobs_in_a_threads_pool_worker_share_forward_passes(
+    celery_workers, tiny_clip_dir: Path
+) -> None:
+    worker = celery_workers(
+        THREADS_POOL,
+        {
+            "VISION_MODEL_DIR": str(tiny_clip_dir),
+            "VISION_MAX_WAIT_MS": "1500",
+            "VISION_MAX_BATCH": "8",
+        },
+    )
+    lat, lon = DSCN0010_GPS
+    bounty = funded_bounty(make_actor().agent, lat=lat, lon=lon, radius_m=150, quantity=5)
+    local = timezone.now().astimezone(timezone.get_fixed_timezone(120)) - timedelta(minutes=1)
+    submissions = [upload(bounty, with_capture_time(name, local)) for name in PHOTOS]
+
+    undecided = (SubmissionStatus.RECEIVED, SubmissionStatus.VERIFYING)
+
+    def decided() -> bool:
+        statuses = Submission.objects.filter(pk__in=[s.pk for s in submissions]).values_list(
+            "status", flat=True
+        )
+        return not any(status in undecided for status in statuses)
+
+    wait_for(decided, timeout=120)
+    for submission in submissions:
+        submission.refresh_from_db()
+        checks = {check["name"]: check for check in submission.checks}
+        assert checks["relevance"]["status"] in ("passed", "failed")  # the model ran
+        assert checks["duplicates"]["status"] == "passed"
+        # One verdict each (the random tiny model's scores decide which).
+        assert (
+            submission.events.filter(actor="verification")
+            .exclude(new_status=SubmissionStatus.VERIFYING)
+            .count()
+            == 1
+        )
+
+    log = worker.log_path.read_text()
+    batches = [int(n) for n in re.findall(r"relevance: batch of (\d+)", log)]
+    assert sum(batches) == len(PHOTOS)
+    assert max(batches) > 1, log  # at least two jobs shared one forward pass
