@@ -92,7 +92,16 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     search_fields = ("worker__email", "bounty__title", "photo_sha256")
     raw_id_fields = ("bounty", "claim", "worker")
-    readonly_fields = ("photo_sha256", "size_bytes", "content_type", "received_at", "decided_at")
+    readonly_fields = (
+        "photo_sha256",
+        "size_bytes",
+        "content_type",
+        "received_at",
+        "decided_at",
+        "verify_attempts",
+        "verify_error",
+    )
+
     inlines = [SubmissionEventInline]
 
 

@@ -257,9 +257,16 @@ class Submission(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     appealed_at = models.DateTimeField(null=True, blank=True)
     appeal_note = models.CharField(max_length=1_000, blank=True)
+    verify_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Verification runs started (redeliveries and sweeps included)."
+    )
+    verify_error = models.CharField(
+        max_length=500, blank=True, help_text="The last error that stopped a verification run."
+    )
 
     class Meta:
         ordering = ("-received_at", "-id")
+
         constraints = [
             models.UniqueConstraint(fields=["worker", "upload_id"], name="submission_upload_once"),
             models.CheckConstraint(

@@ -29,6 +29,10 @@ from verification.target import Target
 logger = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=10)
+# Only a photo that went through these checks may be accepted without a person.
+CHECKS_BEFORE_AUTO_APPROVAL = frozenset(
+    {"integrity", "location", "time", "duplicates", "safety", "provenance"}
+)
 
 
 def _target(bounty: Bounty) -> Target:
@@ -99,15 +103,51 @@ def _public(check: CheckResult) -> dict[str, Any]:
 
 
 def submission_verify(*, submission_id: int) -> Submission:
-    """Run the checks on a submission and apply the verdict. Safe to run again at any point."""
-    submission = Submission.objects.select_related("bounty").get(pk=submission_id)
+    """Run the checks on a submission and apply the verdict. Safe to run again at any point.
+
+    Every run counts as an attempt; past `VERIFY_MAX_ATTEMPTS` (a photo that crashes the
+    pipeline every time, a model that never answers) the submission goes to a person with the
+    last error instead of being retried forever. An error in a run is recorded on the
+    submission and raised (the task fails; the sweeper tries again later)."""
+    submission = _start_attempt(submission_id)
+    if submission.status != SubmissionStatus.VERIFYING:
+        return submission  # decided, waiting for a person, or out of attempts
+    try:
+        return _verify(submission)
+    except Exception as exc:
+        Submission.objects.filter(pk=submission.pk).update(
+            verify_error=f"{type(exc).__name__}: {exc}"[:500]
+        )
+        raise
+
+
+@transaction.atomic
+def _start_attempt(submission_id: int) -> Submission:
+    submission = (
+        Submission.objects.select_for_update().select_related("bounty").get(pk=submission_id)
+    )
     if submission.status not in (SubmissionStatus.RECEIVED, SubmissionStatus.VERIFYING):
-        return submission  # already decided or waiting for a person
+        return submission
+    submission.verify_attempts += 1
+    submission.save(update_fields=["verify_attempts"])
+    if submission.verify_attempts > settings.VERIFY_MAX_ATTEMPTS:
+        error = submission.verify_error or "no error was recorded (the worker was lost)"
+        reason = (
+            f"Automatic verification failed {settings.VERIFY_MAX_ATTEMPTS} times ({error}); "
+            "a person will check the photo."
+        )
+        submission.reasons = [reason]
+        submission.save(update_fields=["reasons"])
+        logger.error("submission %s: %s", submission.pk, reason)
+        return submission_transition(
+            submission, SubmissionStatus.NEEDS_REVIEW, actor="verification", reason=reason
+        )
     if submission.status == SubmissionStatus.RECEIVED:
-        with transaction.atomic():
-            locked = Submission.objects.select_for_update().get(pk=submission.pk)
-            if locked.status == SubmissionStatus.RECEIVED:
-                submission_transition(locked, SubmissionStatus.VERIFYING, actor="verification")
+        submission_transition(submission, SubmissionStatus.VERIFYING, actor="verification")
+    return submission
+
+
+def _verify(submission: Submission) -> Submission:
     with submission.photo.open("rb") as photo:
         data = photo.read()
     common: dict[str, Any] = {
@@ -187,6 +227,8 @@ def submissions_auto_approve_due() -> int:
         if any(check.get("status") == Status.FAILED and check.get("name") != "relevance"
                for check in submission.checks):  # fmt: skip
             continue
+        if not {check.get("name") for check in submission.checks} >= CHECKS_BEFORE_AUTO_APPROVAL:
+            continue  # verification never finished (out of attempts): a person must look
         submission_decide(
             submission=submission,
             accept=True,

@@ -130,3 +130,65 @@ def test_verifying_twice_gives_one_verdict_and_one_posting(
     Submission.objects.filter(pk=submission.pk).update(status=SubmissionStatus.VERIFYING)
     checking.submission_verify(submission_id=submission.pk)  # a redelivered task
     assert Transaction.objects.filter(kind=TransactionKind.ESCROW_RELEASE).count() == 1
+
+
+def past_review_deadline(submission: Submission) -> None:
+    Submission.objects.filter(pk=submission.pk).update(
+        received_at=timezone.now() - submission.bounty.auto_approve_after - timedelta(minutes=1)
+    )
+
+
+def test_a_fully_checked_photo_waiting_past_its_deadline_is_accepted_automatically(
+    bounty, django_capture_on_commit_callbacks: Any
+) -> None:
+    submission = upload(bounty, fresh(), django_capture_on_commit_callbacks)
+    assert submission.status == SubmissionStatus.NEEDS_REVIEW  # new worker, no model
+    assert checking.submissions_auto_approve_due() == 0  # not yet
+    past_review_deadline(submission)
+    assert checking.submissions_auto_approve_due() == 1
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.ACCEPTED
+    assert submission.events.get(new_status=SubmissionStatus.ACCEPTED).actor == "auto-approve"
+
+
+def test_a_photo_that_breaks_verification_goes_to_a_person_after_the_last_attempt(
+    bounty, django_capture_on_commit_callbacks: Any, monkeypatch, settings
+) -> None:
+    settings.VERIFY_MAX_ATTEMPTS = 3
+    with django_capture_on_commit_callbacks(execute=False):  # the task is not run on commit
+        worker = UserFactory()
+        submission, _ = submission_create(
+            claim=claim_create(bounty=bounty, worker=worker), worker=worker,
+            upload_id=uuid.uuid4(), content_type="image/jpeg",
+            photo=SimpleUploadedFile("p.jpg", fresh(), "image/jpeg"),
+        )  # fmt: skip
+
+    def explode(**kwargs: Any) -> None:
+        raise RuntimeError("the decoder exploded")
+
+    monkeypatch.setattr(checking, "run_fast_checks", explode)
+    Submission.objects.filter(pk=submission.pk).update(
+        received_at=timezone.now() - checking.STUCK_AFTER - timedelta(minutes=1)
+    )
+    for attempt in range(1, 4):
+        with pytest.raises(RuntimeError):
+            checking.submission_verify(submission_id=submission.pk)
+        submission.refresh_from_db()
+        assert submission.status == SubmissionStatus.VERIFYING
+        assert submission.verify_attempts == attempt
+        assert submission.verify_error == "RuntimeError: the decoder exploded"
+        assert submission.pk in checking.submissions_stuck()  # the sweeper tries again
+    checking.submission_verify(submission_id=submission.pk)  # the sweeper's next try
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.NEEDS_REVIEW
+    assert submission.pk not in checking.submissions_stuck()
+
+    assert "failed 3 times (RuntimeError: the decoder exploded)" in submission.reasons[0]
+    checking.submission_verify(submission_id=submission.pk)  # later tries change nothing
+    submission.refresh_from_db()
+    assert submission.verify_attempts == 4
+    assert submission.events.filter(new_status=SubmissionStatus.NEEDS_REVIEW).count() == 1
+    # Never accepted without a person: its checks never ran.
+    past_review_deadline(submission)
+    assert checking.submissions_auto_approve_due() == 0
+    assert Submission.objects.get(pk=submission.pk).status == SubmissionStatus.NEEDS_REVIEW

@@ -44,7 +44,19 @@ def test_the_queue_lists_waiting_submissions_with_their_photo_and_checks(
     assert photo.status_code == 200 and photo.getvalue() == jpeg_bytes()
 
 
+def test_a_submission_out_of_verification_attempts_shows_its_last_error(
+    operator: Client, waiting: Submission
+) -> None:
+    Submission.objects.filter(pk=waiting.pk).update(
+        verify_attempts=6, verify_error="TimeoutError: the relevance model did not answer"
+    )
+    page = operator.get(f"{QUEUE}{waiting.pk}/change/").content.decode()
+    assert "after 6 runs" in page
+    assert "TimeoutError: the relevance model did not answer" in page
+
+
 def test_an_operator_accepts_and_the_money_moves(operator: Client, waiting: Submission) -> None:
+
     response = operator.post(f"{QUEUE}{waiting.pk}/change/", {"decision": "accept", "reason": ""})
     assert response.status_code == 302
     waiting.refresh_from_db()
