@@ -98,7 +98,9 @@ class Facts:
 class PipelineResult:
     results: list[CheckResult]
     facts: Facts | None
-    # The decoded, oriented image (for `verification.image.delivery_jpeg`); None if unreadable.
+    # The decoded, oriented image the checks worked on (a big JPEG at a reduced scale: decode
+    # the file again in full for a delivered copy); None if unreadable.
+
     image: LoadedImage | None = None
 
     def result(self, name: str) -> CheckResult:

@@ -192,7 +192,9 @@ class UploadForm(forms.Form):
                 "This file is not a photo we accept: send a JPEG, PNG, WebP or HEIC/HEIF image."
             )
         try:
-            loaded = load_image(data, limits=ImageLimits(max_bytes=limit))
+            # Validation only: the whole file is still read, at a reduced scale if it is big.
+            loaded = load_image(data, limits=ImageLimits(max_bytes=limit), min_side=448)
+
         except ImageRefused as refused:
             raise ValidationError(refused.reason) from refused
         self.cleaned_data["content_type"] = loaded.mime_type

