@@ -6,6 +6,7 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from bounties.models import SubmissionStatus
 from bounties.services import bounties_expire_due, checking, claims_expire_due
 from bounties.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from market.core.idempotency import idempotency_records_purge
@@ -55,6 +56,24 @@ def submission_verify(self: Any, submission_id: int) -> None:
     only when done, requeued if the worker dies; temporary database errors retry a bounded
     number of times, after which the sweeper picks the submission up again."""
     checking.submission_verify(submission_id=submission_id)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def submission_check_fast(self: Any, submission_id: int) -> None:
+    """A new upload's fast checks (the ``default`` queue: CPU machines, so the worker hears
+    back within seconds whatever the verify machines are doing), then the model stage on the
+    ``verify`` queue if none of them failed."""
+    submission = checking.submission_check_fast(submission_id=submission_id)
+    if submission.status == SubmissionStatus.VERIFYING:
+        submission_verify.delay(submission_id)
 
 
 @shared_task(ignore_result=True)

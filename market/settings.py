@@ -415,9 +415,10 @@ VISION_MAX_BATCH = env_int("VISION_MAX_BATCH", 8, minimum=1)
 VISION_MAX_WAIT_MS = env_int("VISION_MAX_WAIT_MS", 20, minimum=0)
 # ONNX Runtime threads for Open-NSFW per worker process (its idle threads sleep, not spin).
 VERIFY_SAFETY_THREADS = env_int("VERIFY_SAFETY_THREADS", 1, minimum=1)
-# Verification runs of one submission (redeliveries and sweeps included) before it goes to a
-# person with the last error.
-VERIFY_MAX_ATTEMPTS = env_int("VERIFY_MAX_ATTEMPTS", 5, minimum=1)
+# Verification runs of one submission before it goes to a person with the last error: the fast
+# stage and the model stage count one each, redeliveries and sweeps too.
+
+VERIFY_MAX_ATTEMPTS = env_int("VERIFY_MAX_ATTEMPTS", 8, minimum=2)
 
 
 VERIFY_ACCEPT_WITHOUT_RELEVANCE = env_bool("VERIFY_ACCEPT_WITHOUT_RELEVANCE", False)

@@ -107,9 +107,10 @@ def celery_workers(
     tmp_path: Path,
     celery_worker_env: dict[str, str],
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Starts real Celery worker processes consuming both queues from Redis, on the test
-    database: ``start(pool_args, env)`` (default ``-c 1``, the prefork pool) returns the
-    process once it answers a ping; every worker still running is stopped at the end.
+    """Starts real Celery worker processes consuming queues from Redis, on the test database:
+    ``start(pool_args, env, queues)`` (default ``-c 1``, the prefork pool, every queue) returns
+    the process once it answers a ping; every worker still running is stopped at the end.
+
 
     The test process stops running tasks eagerly for the duration, so ``.delay()`` goes through
     the broker to the worker, as in production.
@@ -123,7 +124,9 @@ def celery_workers(
     started: list[subprocess.Popen[bytes]] = []
 
     def start(
-        pool_args: Sequence[str] = ("-c", "1"), env: dict[str, str] | None = None
+        pool_args: Sequence[str] = ("-c", "1"),
+        env: dict[str, str] | None = None,
+        queues: Sequence[str] = settings.WORKER_QUEUES,
     ) -> subprocess.Popen[bytes]:
         node = f"test-{uuid.uuid4().hex[:8]}@localhost"
         environment = {
@@ -139,7 +142,7 @@ def celery_workers(
         with log_path.open("wb") as log:
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "market", "worker", "-n", node, "-Q",
-                 ",".join(settings.WORKER_QUEUES), *pool_args, "--without-gossip",
+                 ",".join(queues), *pool_args, "--without-gossip",
                  "--without-mingle", "-l", "INFO"],
                 cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip

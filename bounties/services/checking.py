@@ -2,13 +2,17 @@
 verdict it reaches.
 
 Two stages, so a worker hears back within seconds: the fast checks (integrity, location, time,
-duplicates) are stored as soon as they finish, and a failure among them rejects at once; the
-model checks (relevance, safety, provenance) follow. Running the same submission again (a
+duplicates; `submission_check_fast`, on the default queue for a new upload) are stored as soon
+as they finish, and a failure among them rejects at once; the model checks (relevance, safety,
+provenance; `submission_verify`, on the verify queue) follow.
+ Running the same submission again (a
 redelivered task after a crash) is harmless: verdicts and postings are idempotent, and the
 duplicate index ignores the submission's own fingerprint.
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -112,8 +116,35 @@ def submission_verify(*, submission_id: int) -> Submission:
     submission = _start_attempt(submission_id)
     if submission.status != SubmissionStatus.VERIFYING:
         return submission  # decided, waiting for a person, or out of attempts
-    try:
+    with _recording_errors(submission):
         return _verify(submission)
+
+
+def submission_check_fast(*, submission_id: int) -> Submission:
+    """The first stage alone (the ``default`` queue, so a worker hears back within seconds
+    even while the verify machines are busy or down): the fast checks, stored; a failure
+    among them rejects at once. A submission still ``verifying`` afterwards needs the model
+    stage (`submission_verify`, which runs the cheap fast checks again: harmless). Counts as
+    an attempt like any run."""
+    submission = _start_attempt(submission_id)
+    if submission.status != SubmissionStatus.VERIFYING:
+        return submission
+    with _recording_errors(submission):
+        fast = run_fast_checks(**_inputs(submission))
+        _store(submission, fast)
+        standing, history = worker_standing(submission)
+        verdict = decide(fast.results, reputation=standing, history_count=history)
+        if verdict.decision != Decision.REJECTED:
+            return submission
+        logger.info("submission %s: %s (%s)", submission.pk, verdict.decision, verdict.reasons)
+        return _apply(submission, verdict.decision, verdict.reasons)
+
+
+@contextmanager
+def _recording_errors(submission: Submission) -> Iterator[None]:
+    """An error that stops a run is recorded on the submission, then raised."""
+    try:
+        yield
     except Exception as exc:
         Submission.objects.filter(pk=submission.pk).update(
             verify_error=f"{type(exc).__name__}: {exc}"[:500]
@@ -147,10 +178,10 @@ def _start_attempt(submission_id: int) -> Submission:
     return submission
 
 
-def _verify(submission: Submission) -> Submission:
+def _inputs(submission: Submission) -> dict[str, Any]:
     with submission.photo.open("rb") as photo:
         data = photo.read()
-    common: dict[str, Any] = {
+    return {
         "target": _target(submission.bounty),
         "received_at": submission.received_at,
         "data": data,
@@ -159,6 +190,10 @@ def _verify(submission: Submission) -> Submission:
         "index": DatabaseDuplicateIndex(),
         "reference": f"submission:{submission.pk}",
     }
+
+
+def _verify(submission: Submission) -> Submission:
+    common = _inputs(submission)
     fast = run_fast_checks(**common)
     _store(submission, fast)  # the worker sees these within seconds
     standing, history = worker_standing(submission)

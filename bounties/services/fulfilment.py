@@ -275,6 +275,6 @@ def submission_create(
 
 
 def _enqueue_verification(submission_id: int) -> None:
-    from bounties.tasks import submission_verify
+    from bounties.tasks import submission_check_fast
 
-    submission_verify.delay(submission_id)
+    submission_check_fast.delay(submission_id)

@@ -27,7 +27,7 @@ def test_concurrent_jobs_in_a_threads_pool_worker_share_forward_passes(
         THREADS_POOL,
         {
             "VISION_MODEL_DIR": str(tiny_clip_dir),
-            "VISION_MAX_WAIT_MS": "1500",
+            "VISION_MAX_WAIT_MS": "3000",
             "VISION_MAX_BATCH": "8",
         },
     )
