@@ -42,15 +42,20 @@ def webhooks_send_due() -> None:
         webhook_deliver.delay(delivery_id)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=120,
-    max_retries=5,
-)
+# Verification tasks: acknowledged only when done (a dead worker's job is redelivered), temporary
+# database errors retried a bounded number of times (then the sweeper tries again later).
+VERIFICATION_TASK: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 120,
+    "max_retries": 5,
+}
+
+
+@shared_task(**VERIFICATION_TASK)
 def submission_verify(self: Any, submission_id: int) -> None:
     """Verify one submission (the ``verify`` queue, which GPU machines consume). Acknowledged
     only when done, requeued if the worker dies; temporary database errors retry a bounded
@@ -58,15 +63,7 @@ def submission_verify(self: Any, submission_id: int) -> None:
     checking.submission_verify(submission_id=submission_id)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=30,
-    max_retries=5,
-)
+@shared_task(**VERIFICATION_TASK)
 def submission_check_fast(self: Any, submission_id: int) -> None:
     """A new upload's fast checks (the ``default`` queue: CPU machines, so the worker hears
     back within seconds whatever the verify machines are doing), then the model stage on the
