@@ -58,10 +58,13 @@ from verification.checks.duplicates import (  # noqa: E402
     image_fingerprint,
 )
 from verification.checks.safety import QuietClassifier  # noqa: E402
-from verification.model import RelevanceScorer, VisionModel  # noqa: E402
+from verification.model import RelevanceScorer, VisionModel, pick_device  # noqa: E402
 from verification.pipeline import Target, run_all_checks, run_fast_checks  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "verify.json"
+# A run on a GPU machine is kept beside the CPU's.
+CLIP_KEY = "clip_cuda" if torch.cuda.is_available() else "clip"
+
 PIPELINE_PHOTOS = (
     "DSCN0010.jpg",
     "DSCN0012.jpg",
@@ -207,7 +210,16 @@ class PatientScorer(RelevanceScorer):
         return super().score(image, text, timeout=None)
 
 
+def synchronised(call: Callable[..., object], **kwargs: Any) -> object:
+    """`call(**kwargs)`, waiting for a GPU to finish it (CUDA runs asynchronously)."""
+    result = call(**kwargs)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return result
+
+
 def bare_forward(call: Callable[[], object], batch: int) -> dict[str, Any]:
+
     call()  # warm-up
     repeats = max(2, 16 // batch)
     per_batch = statistics.median(time_calls(call, repeats))
@@ -302,20 +314,24 @@ def bench_clip(
     batch_sizes: list[int], index: MemoryDuplicateIndex, progress: tqdm
 ) -> dict[str, Any]:
     """ViT-B/32-sized CLIP (CLIPConfig() defaults, random weights: the trained model's compute)
-    in fp32 on CPU: bare image forward passes (and Open-NSFW's, the pipeline's other model),
-    then the whole pipeline around them, as a threads-pool verify worker runs it. Then the same
-    with one core standing in for an accelerator (`bench_standin`)."""
+    where the verify worker would run it (`pick_device`: a CUDA GPU in bf16/fp16 when there is
+    one, else the CPU in fp32): bare image forward passes (and Open-NSFW's, the pipeline's other
+    model), then the whole pipeline around them, as a threads-pool verify worker runs it. On
+    the CPU, then the same with one core standing in for an accelerator (`bench_standin`)."""
     torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig()).eval()
+    device, dtype = pick_device()
+    model = CLIPModel(CLIPConfig()).eval().to(device, dtype)
     with tempfile.TemporaryDirectory() as scratch:
         processor = clip_processor(Path(scratch), image_size=224)
-    vision = TimedVisionModel(model, processor, device=torch.device("cpu"), dtype=torch.float32)
+    vision = TimedVisionModel(model, processor, device=device, dtype=dtype)
     safety = TimedClassifier(threads=1)  # the verify worker's default (VERIFY_SAFETY_THREADS)
     safety_check.SAFETY_TIMEOUT_S = None  # as PatientScorer, for Open-NSFW's batcher
     out: dict[str, Any] = {
         "model": "CLIPConfig() defaults (ViT-B/32 vision, 151M parameters), random weights",
-        "device": "cpu",
-        "dtype": "float32",
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+        "dtype": str(dtype).removeprefix("torch."),
+        "safety_providers": safety._session.get_providers(),
         "torch_threads": torch.get_num_threads(),
         "safety_threads": safety.threads,
         "forward": {},
@@ -328,10 +344,10 @@ def bench_clip(
     for batch in batch_sizes:
         # The bare forward passes right before the pipeline run at the same batch size, so the
         # two see about the same load from the box's other jobs.
-        pixels = torch.randn(batch, 3, 224, 224)
+        pixels = torch.randn(batch, 3, 224, 224, device=device, dtype=dtype)
         with torch.inference_mode():
             out["forward"][str(batch)] = bare_forward(
-                partial(model.get_image_features, pixel_values=pixels), batch
+                partial(synchronised, model.get_image_features, pixel_values=pixels), batch
             )
         safety_batch = min(batch, safety_check.SAFETY_MAX_BATCH)  # what the pipeline runs
         arrays = np.random.default_rng(0).normal(0, 60, (safety_batch, 224, 224, 3))
@@ -353,7 +369,9 @@ def bench_clip(
         )
         out["pipeline"][str(batch)] = row
         progress.update(1)
-    out["standin"] = bench_standin(model, processor, batch_sizes, index, uploads, target, now)
+    if device.type == "cpu":
+        out["standin"] = bench_standin(model, processor, batch_sizes, index, uploads, target, now)
+
     progress.update(len(batch_sizes))
     return out
 
@@ -613,43 +631,18 @@ def bench_database_index(
     return out
 
 
-def write_readme(results: dict[str, Any]) -> None:
-    pipe = results["pipeline"]
-    lines = [
-        "## verify: photo verification (`bench/verify.py`)",
-        "",
-        f"Run {results['ran_at']} on {results['machine']} (a shared box: load average "
-        f"{results['load_average_at_start'][0]} at start, {results['load_average_at_end'][0]} "
-        "at the end). Pipeline: sequential, one thread; the duplicate index holds the 10k "
-        "corpus."
-        + (
-            f" This table was rerun {results['reran_at']['pipeline']}."
-            if "pipeline" in results.get("reran_at", {})
-            else ""
-        ),
-        "",
-        "| pipeline (no vision model) | images/s | p50 ms | p95 ms |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for label, name in (("fast checks", "fast"), ("all checks", "all_without_model")):
-        row = pipe["all_photos"][name]
-        lines.append(
-            f"| {label}, all photos | {row['images_per_s']} | {row['p50_ms']} | {row['p95_ms']} |"
-        )
-    for photo, row in pipe["photos"].items():
-        fast, full = row["fast"], row["all_without_model"]
-        lines.append(
-            f"| {photo} ({row['size']}): fast / all | {fast['images_per_s']} / "
-            f"{full['images_per_s']} | {fast['p50_ms']} / {full['p50_ms']} | "
-            f"{fast['p95_ms']} / {full['p95_ms']} |"
-        )
-    clip = results["clip"]
+def clip_lines(results: dict[str, Any], key: str) -> list[str]:
+    """The README rows of one CLIP run (`clip`: CPU; `clip_cuda`: a GPU)."""
+    clip = results[key]
     reran = results.get("reran_at", {})
+    lines: list[str] = []
     lines += [
         "",
-        f"CLIP on CPU: {clip['model']}, {clip['dtype']}, {clip['torch_threads']} torch threads; "
+        f"CLIP on {clip.get('device_name') or clip['device'].upper()}: {clip['model']}, "
+        f"{clip['dtype']}, "
+        f"{clip['torch_threads']} torch threads; "
         f"the pipeline's other model, Open-NSFW (ONNX, {clip.get('safety_threads', 2)} thread), "
-        "on the same cores. Pipeline = `run_all_checks` with both models behind their "
+        "on the CPU. Pipeline = `run_all_checks` with both models behind their "
         "micro-batchers, as a threads-pool verify worker runs it: CLIP's batch up to the row's "
         "batch size, twice as many concurrent requests (one batch on the model while the next "
         "is prepared), four times as many photos (640x480 JPEGs). The bare forward passes were "
@@ -657,7 +650,7 @@ def write_readme(results: dict[str, Any]) -> None:
         "models' bare forward passes one after the other for every image: what the pipeline "
         "would reach if everything but the models were free. 'CLIP busy' is the share of the "
         "pipeline run's wall time spent in CLIP's forward passes: how little the model waits "
-        "for the pipeline." + (f" Rerun {reran['clip']}." if "clip" in reran else ""),
+        "for the pipeline." + (f" Rerun {reran[key]}." if key in reran else ""),
         "",
         "| batch | bare CLIP ms | bare CLIP images/s | bare CLIP + NSFW images/s | "
         "pipeline images/s | mean batch | ratio to bare CLIP | ratio to bare CLIP + NSFW | "
@@ -697,14 +690,58 @@ def write_readme(results: dict[str, Any]) -> None:
                 f"{row['mean_batch']} | {row['ratio_to_bare_forward']} | "
                 f"{row['clip_share_of_wall']} | {row['cpu_ms_per_image_besides_clip']} |"
             )
-    for earlier in results.get("previous_runs", {}).get("clip", []):
-        earlier_clip = earlier.get("clip") or {}
+    for earlier in results.get("previous_runs", {}).get(key, []):
+        earlier_clip = earlier.get(key) or {}
         ratios = ", ".join(
             f"{batch}: {row.get('ratio_to_bare_forward', '-')}"
             + (f" ({row['failures']} failed)" if row.get("failures") else "")
             for batch, row in earlier_clip.get("pipeline", {}).items()
         )
         lines += ["", f"Earlier run ({earlier['ran_at']}), ratio to bare CLIP by batch: {ratios}."]
+    return lines
+
+
+def write_readme(results: dict[str, Any]) -> None:
+    pipe = results["pipeline"]
+    lines = [
+        "## verify: photo verification (`bench/verify.py`)",
+        "",
+        f"Run {results['ran_at']} on {results['machine']} (a shared box: load average "
+        f"{results['load_average_at_start'][0]} at start, {results['load_average_at_end'][0]} "
+        "at the end). Pipeline: sequential, one thread; the duplicate index holds the 10k "
+        "corpus."
+        + (
+            f" This table was rerun {results['reran_at']['pipeline']}."
+            if "pipeline" in results.get("reran_at", {})
+            else ""
+        ),
+        "",
+        "| pipeline (no vision model) | images/s | p50 ms | p95 ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, name in (("fast checks", "fast"), ("all checks", "all_without_model")):
+        row = pipe["all_photos"][name]
+        lines.append(
+            f"| {label}, all photos | {row['images_per_s']} | {row['p50_ms']} | {row['p95_ms']} |"
+        )
+    for photo, row in pipe["photos"].items():
+        fast, full = row["fast"], row["all_without_model"]
+        lines.append(
+            f"| {photo} ({row['size']}): fast / all | {fast['images_per_s']} / "
+            f"{full['images_per_s']} | {fast['p50_ms']} / {full['p50_ms']} | "
+            f"{fast['p95_ms']} / {full['p95_ms']} |"
+        )
+    for key in ("clip", "clip_cuda"):
+        if results.get(key):
+            lines += clip_lines(results, key)
+    if not results.get("clip_cuda"):
+        lines += [
+            "",
+            "GPU: none was available for these runs. On a machine with CUDA, `bench/verify.py "
+            "--only clip` measures the same on the GPU (bf16, or fp16 where bf16 is missing) and "
+            "adds its table beside the CPU's.",
+        ]
+
     lines += [
         "",
         f"Near-duplicate lookup (pHash <= {RULES.max_distance} bits, dHash <= "
@@ -778,7 +815,7 @@ def rerun(parts: list[str], batch_sizes: list[int]) -> None:
         if "pipeline" in parts:
             fresh["pipeline"] = bench_pipeline(index, 10, progress)
         if "clip" in parts:
-            fresh["clip"] = bench_clip(batch_sizes, index, progress)
+            fresh[CLIP_KEY] = bench_clip(batch_sizes, index, progress)
         if "database_index" in parts:
             fresh["database_index"] = bench_database_index(
                 corpus, [10_000, 100_000, 1_000_000], progress
@@ -849,7 +886,7 @@ def main() -> None:
             "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
             "rates": bench_rates(corpus),
             "pipeline": bench_pipeline(index, rounds, progress),
-            "clip": bench_clip(batch_sizes, index, progress),
+            CLIP_KEY: bench_clip(batch_sizes, index, progress),
             "memory_index": bench_memory_index(corpus, index_sizes, progress),
             "database_index": None
             if args.skip_database

@@ -119,7 +119,10 @@ class VisionModel:
         with self._lock:
             started = time.perf_counter()
             features = _features(self.model.get_image_features(pixel_values=pixels))
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)  # so the seconds below are the GPU's
             self.forward_passes += 1
+
             self.forward_seconds += time.perf_counter() - started
         return torch.nn.functional.normalize(features.float(), dim=-1)
 
