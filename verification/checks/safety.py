@@ -68,7 +68,6 @@ class QuietClassifier(Classifier):
         self._session = ort.InferenceSession(
             str(self.model_path), options, providers=session_providers()
         )
-
         self._input_name = self._session.get_inputs()[0].name
         self.threads = threads
 
