@@ -413,6 +413,10 @@ CELERY_BEAT_SCHEDULE["idempotency-keys-purge"] = {
 # Relevance model micro-batching, and what a missing model means for the verdict.
 VISION_MAX_BATCH = env_int("VISION_MAX_BATCH", 8, minimum=1)
 VISION_MAX_WAIT_MS = env_int("VISION_MAX_WAIT_MS", 20, minimum=0)
+# A Unix socket path: verify workers send preprocessed photos to `manage.py serve_vision` there
+# (one process holds the model and batches across worker processes) instead of loading it.
+VISION_SERVER = env_str("VISION_SERVER", "")
+
 # ONNX Runtime threads for Open-NSFW per worker process (its idle threads sleep, not spin).
 VERIFY_SAFETY_THREADS = env_int("VERIFY_SAFETY_THREADS", 1, minimum=1)
 # Verification runs of one submission before it goes to a person with the last error: the fast

@@ -41,7 +41,7 @@ class RelevanceScore:
 
 @dataclass(frozen=True)
 class RelevanceRequest:
-    image: Image.Image
+    image: Image.Image | None  # None when `pixels` is given
     text: str
     # The image already preprocessed (1, 3, H, W) by the caller, or None to do it in the batch.
     pixels: torch.Tensor | None = None
@@ -54,36 +54,16 @@ def pick_device() -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-class VisionModel:
-    """One loaded model and processor. Thread-safe: forward passes are serialised."""
+class Preprocessor:
+    """The image half of a CLIP-family processor: what runs on the CPU before the model, in
+    the caller's thread (or in a worker process that sends the result to a vision server)."""
 
-    def __init__(
-        self,
-        model: Any,
-        processor: Any,
-        *,
-        device: torch.device,
-        dtype: torch.dtype,
-        negatives: Sequence[str] = NEGATIVE_PROMPTS,
-    ) -> None:
-        self.model = model
+    def __init__(self, processor: Any) -> None:
         self.processor = processor
-        self.device = device
-        self.dtype = dtype
-        self.negatives = tuple(negatives)
-        self._lock = threading.Lock()
-        self._text_cache: dict[str, torch.Tensor] = {}
-        self.forward_passes = 0  # image forward passes, and the seconds spent in them (metrics)
-        self.forward_seconds = 0.0
 
     @classmethod
-    def from_directory(cls, directory: str | Path) -> VisionModel:
-        device, dtype = pick_device()
-        model = AutoModel.from_pretrained(directory, local_files_only=True, dtype=dtype)
-        model.to(device)
-        model.eval()
-        processor = AutoProcessor.from_pretrained(directory, local_files_only=True)
-        return cls(model, processor, device=device, dtype=dtype)
+    def from_directory(cls, directory: str | Path) -> Preprocessor:
+        return cls(AutoProcessor.from_pretrained(directory, local_files_only=True))
 
     @torch.inference_mode()
     def pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
@@ -108,6 +88,43 @@ class VisionModel:
         if height is None and isinstance(size, dict):
             height = size.get("height")
         return int(height or 224)
+
+
+class VisionModel:
+    """One loaded model and processor. Thread-safe: forward passes are serialised."""
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        negatives: Sequence[str] = NEGATIVE_PROMPTS,
+    ) -> None:
+        self.model = model
+        self.processor = processor
+        self.device = device
+        self.dtype = dtype
+        self.negatives = tuple(negatives)
+        self.preprocessor = Preprocessor(processor)
+        self._lock = threading.Lock()
+        self._text_cache: dict[str, torch.Tensor] = {}
+        self.forward_passes = 0  # image forward passes, and the seconds spent in them (metrics)
+        self.forward_seconds = 0.0
+
+    @classmethod
+    def from_directory(cls, directory: str | Path) -> VisionModel:
+        device, dtype = pick_device()
+        model = AutoModel.from_pretrained(directory, local_files_only=True, dtype=dtype)
+        model.to(device)
+        model.eval()
+        processor = AutoProcessor.from_pretrained(directory, local_files_only=True)
+        return cls(model, processor, device=device, dtype=dtype)
+
+    @torch.inference_mode()
+    def pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        return self.preprocessor.pixels(images)
 
     @torch.inference_mode()
     def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
@@ -141,6 +158,11 @@ class VisionModel:
                 self._text_cache[text] = row
         return torch.stack([self._text_cache[text] for text in texts])
 
+    def _pixels_of(self, request: RelevanceRequest) -> torch.Tensor:
+        if request.image is None:
+            raise ValueError("a request needs an image or its pixels")
+        return self.pixels([request.image])
+
     @torch.inference_mode()
     def score(self, requests: Sequence[RelevanceRequest]) -> list[RelevanceScore]:
         """Score a batch in one image forward pass (texts are cached per process)."""
@@ -148,7 +170,7 @@ class VisionModel:
             return []
         pixels = torch.cat(
             [
-                request.pixels if request.pixels is not None else self.pixels([request.image])
+                request.pixels if request.pixels is not None else self._pixels_of(request)
                 for request in requests
             ]
         )

@@ -219,7 +219,11 @@ def run_all_checks(
 
 def _scorer_name(scorer: Scorer | None) -> str:
     """The relevance model's name for Facts: "clip:" and its directory's basename."""
+    named = getattr(scorer, "embedding_name", None)
+    if isinstance(named, str):
+        return named
     vision_model = getattr(scorer, "model", None)
+
     name_or_path = getattr(getattr(vision_model, "model", None), "name_or_path", "") or ""
     return f"clip:{Path(str(name_or_path)).name or type(scorer).__name__}"
 

@@ -58,9 +58,16 @@ def _reported(submission: Submission) -> GeoPoint | None:
 
 
 def _scorer() -> Any:
-    """The relevance model, loaded once per worker process; None without VISION_MODEL_DIR."""
+    """The relevance model: the vision server's when VISION_SERVER is set (this process only
+    preprocesses), else loaded once per worker process; None without VISION_MODEL_DIR."""
     from verification.model import get_scorer
 
+    if settings.VISION_SERVER and settings.VISION_MODEL_DIR:
+        from verification.serving import get_remote_scorer, server_key
+
+        return get_remote_scorer(
+            settings.VISION_SERVER, server_key(settings.SECRET_KEY), settings.VISION_MODEL_DIR
+        )
     return get_scorer(
         settings.VISION_MODEL_DIR,
         max_batch_size=settings.VISION_MAX_BATCH,
