@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import socket
 import threading
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener
@@ -61,7 +62,6 @@ class VisionServer:
         # died is removed.
         Path(address).unlink(missing_ok=True)
 
-        self._authkey = authkey
         self._listener = Listener(address, family="AF_UNIX", authkey=authkey)
         self._closed = threading.Event()
         self.requests = 0
@@ -71,13 +71,10 @@ class VisionServer:
         while not self._closed.is_set():
             try:
                 connection = self._listener.accept()
-            except AuthenticationError:
-                logger.warning("vision server: a client with the wrong key was turned away")
-                continue
-            except OSError:
+            except (AuthenticationError, EOFError, OSError) as exc:
                 if self._closed.is_set():
                     return
-                logger.exception("vision server: a connection failed to open")
+                logger.warning("vision server: a connection was turned away (%r)", exc)
                 continue
             if self._closed.is_set():
                 connection.close()
@@ -87,9 +84,10 @@ class VisionServer:
 
     def close(self) -> None:
         self._closed.set()
-        # Wake the accept() waiting in serve_forever: it then sees the server is closed.
-        with contextlib.suppress(OSError, EOFError, AuthenticationError):
-            Client(self.address, family="AF_UNIX", authkey=self._authkey).close()
+        # Wake an accept() waiting in serve_forever in another thread: it then sees the server
+        # is closed. A bare connection: it never waits for an answer (nobody may be accepting).
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
+            wake.connect(self.address)
         self._listener.close()
 
     def _serve(self, connection: Connection) -> None:

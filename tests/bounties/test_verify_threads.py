@@ -71,8 +71,8 @@ def test_concurrent_jobs_in_a_threads_pool_worker_share_forward_passes(
 
 
 @pytest.fixture
-def vision_server(tiny_clip_dir: Path) -> Iterator[tuple[str, Path]]:
-    """`manage.py serve_vision` on a socket of its own; yields (socket, log path)."""
+def vision_server(tiny_clip_dir: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """`manage.py serve_vision` on a socket of its own; yields (socket, log path, process)."""
     with tempfile.TemporaryDirectory(prefix="sl-") as directory:
         socket, log_path = str(Path(directory) / "vision.sock"), Path(directory) / "server.log"
         env = {**os.environ, "DJANGO_ENV": "test", "VISION_SERVER": socket,
@@ -85,16 +85,17 @@ def vision_server(tiny_clip_dir: Path) -> Iterator[tuple[str, Path]]:
         try:
             wait_for(lambda: Path(socket).exists() or server.poll() is not None, timeout=60)
             assert server.poll() is None, log_path.read_text()
-            yield socket, log_path
+            yield socket, log_path, server
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            if server.poll() is None:
+                server.kill()
+                server.wait()
 
 
 def test_prefork_workers_share_forward_passes_through_the_vision_server(
-    celery_workers, tiny_clip_dir: Path, vision_server: tuple[str, Path]
+    celery_workers, tiny_clip_dir: Path, vision_server: tuple[str, Path, subprocess.Popen[bytes]]
 ) -> None:
-    socket, server_log = vision_server
+    socket, server_log, server = vision_server
     # Prefork children (time limits enforced), no model of their own: they preprocess and ask.
     celery_workers(("-c", "2"), {"VISION_SERVER": socket, "VISION_MODEL_DIR": str(tiny_clip_dir)})
     lat, lon = DSCN0010_GPS
@@ -117,3 +118,6 @@ def test_prefork_workers_share_forward_passes_through_the_vision_server(
     batches = [int(n) for n in re.findall(r"relevance: batch of (\d+)", server_log.read_text())]
     assert sum(batches) == len(PHOTOS)
     assert max(batches) > 1  # requests from the two worker processes shared a forward pass
+    server.terminate()  # as the process manager stops it: promptly and cleanly
+    assert server.wait(timeout=20) == 0
+    assert not Path(socket).exists()

@@ -11,6 +11,11 @@ from verification.model import RelevanceScorer, VisionModel
 from verification.serving import VisionServer, server_key
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (the process manager stopping the server): leave serve_forever, then close."""
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Serve the relevance model to the verify workers on VISION_SERVER (a Unix socket)."
 
@@ -24,7 +29,7 @@ class Command(BaseCommand):
             max_wait_s=settings.VISION_MAX_WAIT_MS / 1000,
         )
         server = VisionServer(scorer, settings.VISION_SERVER, server_key(settings.SECRET_KEY))
-        signal.signal(signal.SIGTERM, lambda *_: server.close())
+        signal.signal(signal.SIGTERM, _stop)
         self.stdout.write(
             f"Serving {settings.VISION_MODEL_DIR} on {settings.VISION_SERVER} "
             f"({model.device}, {model.dtype}; batches of up to {settings.VISION_MAX_BATCH})"
@@ -32,6 +37,7 @@ class Command(BaseCommand):
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            server.close()
+            pass
         finally:
+            server.close()
             scorer.close()
