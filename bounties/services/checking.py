@@ -169,17 +169,23 @@ def _start_attempt(submission_id: int) -> Submission:
     submission.verify_attempts += 1
     submission.save(update_fields=["verify_attempts"])
     if submission.verify_attempts > settings.VERIFY_MAX_ATTEMPTS:
+        # The worker and the agent read the reason; the error itself is for operators (the
+        # review page and the event log show it).
         error = submission.verify_error or "no error was recorded (the worker was lost)"
-        reason = (
-            f"Automatic verification failed {settings.VERIFY_MAX_ATTEMPTS} times ({error}); "
-            "a person will check the photo."
-        )
+        reason = "Automatic verification could not finish; a person will check the photo."
         submission.reasons = [reason]
         submission.save(update_fields=["reasons"])
-        logger.error("submission %s: %s", submission.pk, reason)
+        logger.error(
+            "submission %s: verification failed %s times, last: %s",
+            submission.pk, settings.VERIFY_MAX_ATTEMPTS, error,
+        )  # fmt: skip
         return submission_transition(
-            submission, SubmissionStatus.NEEDS_REVIEW, actor="verification", reason=reason
+            submission,
+            SubmissionStatus.NEEDS_REVIEW,
+            actor="verification",
+            reason=f"{settings.VERIFY_MAX_ATTEMPTS} runs failed; last error: {error}",
         )
+
     if submission.status == SubmissionStatus.RECEIVED:
         submission_transition(submission, SubmissionStatus.VERIFYING, actor="verification")
     return submission
