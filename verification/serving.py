@@ -64,6 +64,8 @@ class VisionServer:
 
         self._listener = Listener(address, family="AF_UNIX", authkey=authkey)
         self._closed = threading.Event()
+        self._open: set[Connection] = set()  # the workers' connections, closed with the server
+        self._open_lock = threading.Lock()
         self.requests = 0
 
     def serve_forever(self) -> None:
@@ -89,8 +91,26 @@ class VisionServer:
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
             wake.connect(self.address)
         self._listener.close()
+        with self._open_lock:
+            for connection in self._open:
+                # Shut the socket down (its reader thread then sees the end and closes it);
+                # closing the Connection under a blocked recv() would break that thread.
+                with (
+                    contextlib.suppress(OSError),
+                    socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as s,
+                ):
+                    s.shutdown(socket.SHUT_RDWR)
 
     def _serve(self, connection: Connection) -> None:
+        with self._open_lock:
+            self._open.add(connection)
+        try:
+            self._answer(connection)
+        finally:
+            with self._open_lock:
+                self._open.discard(connection)
+
+    def _answer(self, connection: Connection) -> None:
         with connection:
             while True:
                 try:
@@ -133,14 +153,28 @@ class RemoteScorer:
 
     def score(self, image: Image.Image, text: str, timeout: float | None = 60.0) -> RelevanceScore:
         pixels = self.preprocessor.pixels([image]).numpy().astype(np.float32)
+        reused = getattr(self._local, "connection", None) is not None
+        try:
+            reply = self._ask(("score", pixels, text), timeout)
+        except VisionServerUnavailable as exc:
+            if not (reused and isinstance(exc.__cause__, (OSError, EOFError))):
+                raise
+            # The server restarted since this connection was opened: once more, on a new one.
+            reply = self._ask(("score", pixels, text), timeout)
+        if reply[0] != "ok":
+            raise RuntimeError(f"the vision server failed: {reply[1]}")
+        _, probability, embedding, best_negative, best_negative_probability = reply
+        return RelevanceScore(probability, embedding, best_negative, best_negative_probability)
+
+    def _ask(self, message: tuple[Any, ...], timeout: float | None) -> Any:
         connection = self._connection()
         try:
-            connection.send(("score", pixels, text))
+            connection.send(message)
             if not connection.poll(timeout):
                 raise VisionServerUnavailable(
                     f"the vision server at {self.address} did not answer within {timeout} s"
                 )
-            reply = connection.recv()
+            return connection.recv()
         except (OSError, EOFError, VisionServerUnavailable) as exc:
             self._drop()  # a late answer must not be read as the next request's
             if isinstance(exc, VisionServerUnavailable):
@@ -148,12 +182,9 @@ class RemoteScorer:
             raise VisionServerUnavailable(
                 f"the vision server at {self.address} is unreachable: {exc}"
             ) from exc
-        if reply[0] != "ok":
-            raise RuntimeError(f"the vision server failed: {reply[1]}")
-        _, probability, embedding, best_negative, best_negative_probability = reply
-        return RelevanceScore(probability, embedding, best_negative, best_negative_probability)
 
     def _connection(self) -> Connection:
+
         connection = getattr(self._local, "connection", None)
         if connection is None:
             try:

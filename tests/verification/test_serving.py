@@ -108,3 +108,22 @@ def test_the_server_command_needs_a_socket_and_a_model(settings) -> None:
     settings.VISION_SERVER, settings.VISION_MODEL_DIR = "", "/models/clip"
     with pytest.raises(CommandError, match="VISION_SERVER"):
         call_command("serve_vision")
+
+
+def test_a_client_reconnects_once_when_the_server_restarted(
+    server: VisionServer, tiny_clip_dir: Path
+) -> None:
+    photo = load_image(photo_bytes("DSCN0010.jpg")).image
+    client = RemoteScorer(server.address, KEY, tiny_clip_dir)
+    before = client.score(photo, TEXT)
+    server.close()  # the server restarts: the client's connection is now dead
+    again = VisionServer(server.scorer, server.address, KEY)
+    thread = threading.Thread(target=again.serve_forever, daemon=True)
+    thread.start()
+    try:
+        after = client.score(photo, TEXT)
+        assert after.embedding == pytest.approx(before.embedding, abs=1e-5)
+        assert again.requests == 1
+    finally:
+        again.close()
+        thread.join(timeout=5)
