@@ -19,7 +19,9 @@ import json
 import os
 import platform
 import random
+import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -60,6 +62,7 @@ from verification.checks.duplicates import (  # noqa: E402
 from verification.checks.safety import QuietClassifier  # noqa: E402
 from verification.model import RelevanceScorer, VisionModel, pick_device  # noqa: E402
 from verification.pipeline import Target, run_all_checks, run_fast_checks  # noqa: E402
+from verification.serving import RemoteScorer, server_key  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "verify.json"
 # A run on a GPU machine is kept beside the CPU's.
@@ -230,8 +233,16 @@ def bare_forward(call: Callable[[], object], batch: int) -> dict[str, Any]:
     }
 
 
-def run_pipeline(
-    vision: TimedVisionModel,
+def warm_up(
+    scorer: Any, safety: TimedClassifier, upload: bytes, target: Target, now: datetime
+) -> None:
+    run_all_checks(
+        data=upload, target=target, received_at=now, scorer=scorer, safety_classifier=safety
+    )
+
+
+def drive(
+    scorer: Any,
     safety: TimedClassifier,
     *,
     batch: int,
@@ -242,12 +253,10 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """`run_all_checks` on four times as many photos as the batch size (at least 6), from
     twice as many threads as the batch size (a threads-pool verify worker configured as the
-    README says: one batch on the model while the next one is prepared), both models behind
-    their micro-batchers (CLIP's batch up to `batch`)."""
-    scorer = PatientScorer(vision, max_batch_size=batch, max_wait_s=0.05)
+    README says: one batch on the model while the next one is prepared), relevance through
+    `scorer`, Open-NSFW behind its micro-batcher. The caller warms both up first."""
     concurrency = 2 * batch
     jobs = [uploads[i % len(uploads)] for i in range(max(batch * 4, 6))]
-
     count = len(jobs)
     lock = threading.Lock()
     failures: list[str] = []
@@ -272,13 +281,7 @@ def run_pipeline(
             except Exception as exc:  # counted and reported: a failed job must not count
                 failures.append(repr(exc))
 
-    run_all_checks(  # warm-up
-        data=uploads[0], target=target, received_at=now, scorer=scorer, safety_classifier=safety
-    )
-    scorer.batcher.batch_sizes.clear()
     safety.batch_sizes.clear()
-    forward_before, safety_before = vision.forward_seconds, safety.forward_seconds
-    forward_cpu_before = vision.forward_cpu_seconds
     cpu_before = time.process_time()
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
@@ -287,17 +290,40 @@ def run_pipeline(
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
-    forward_s = vision.forward_seconds - forward_before
-    scorer.close()
-    done = count - len(failures)
     return {
         "concurrent_requests": concurrency,
         "images": count,
         "failures": len(failures),
-        "images_per_s": round(done / elapsed, 2),
-        "mean_batch": round(statistics.mean(scorer.batcher.batch_sizes), 2),
+        "images_per_s": round((count - len(failures)) / elapsed, 2),
         "mean_safety_batch": round(statistics.mean(safety.batch_sizes), 2),
+        "elapsed_s": elapsed,
+        "cpu_s": time.process_time() - cpu_before,
+    }
+
+
+def run_pipeline(
+    vision: TimedVisionModel,
+    safety: TimedClassifier,
+    *,
+    batch: int,
+    index: MemoryDuplicateIndex,
+    uploads: list[bytes],
+    target: Target,
+    now: datetime,
+) -> dict[str, Any]:
+    """`drive` with CLIP in this process behind its micro-batcher (batches up to `batch`)."""
+    scorer = PatientScorer(vision, max_batch_size=batch, max_wait_s=0.05)
+    warm_up(scorer, safety, uploads[0], target, now)
+    scorer.batcher.batch_sizes.clear()
+    forward_before, safety_before = vision.forward_seconds, safety.forward_seconds
+    forward_cpu_before = vision.forward_cpu_seconds
+    row = drive(scorer, safety, batch=batch, index=index, uploads=uploads, target=target, now=now)
+    scorer.close()
+    elapsed, cpu = row.pop("elapsed_s"), row.pop("cpu_s")
+    forward_s = vision.forward_seconds - forward_before
+    return {
+        **row,
+        "mean_batch": round(statistics.mean(scorer.batcher.batch_sizes), 2),
         # The share of the run's wall time spent in CLIP's forward passes (and in Open-NSFW's,
         # which run in their own thread at the same time, so the two do not add up).
         "clip_share_of_wall": round(forward_s / elapsed, 3),
@@ -305,7 +331,7 @@ def run_pipeline(
         # CPU time per image outside CLIP's forward passes: decoding, the other checks,
         # preprocessing, Open-NSFW (exact when CLIP runs in one thread, as in the stand-in).
         "cpu_ms_per_image_besides_clip": round(
-            1000 * (cpu - (vision.forward_cpu_seconds - forward_cpu_before)) / count, 1
+            1000 * (cpu - (vision.forward_cpu_seconds - forward_cpu_before)) / row["images"], 1
         ),
     }
 
@@ -427,6 +453,95 @@ def bench_standin(
     finally:
         os.sched_setaffinity(0, set(cpus))
         torch.set_num_threads(torch_threads)
+    return out
+
+
+class PatientRemoteScorer(RemoteScorer):
+    """As PatientScorer, for the vision server's client."""
+
+    def score(self, image: Image.Image, text: str, timeout: float | None = None) -> Any:
+        return super().score(image, text, timeout=None)
+
+
+def bench_server(
+    batch_sizes: list[int],
+    index: MemoryDuplicateIndex,
+    progress: tqdm,
+) -> dict[str, Any] | None:
+    """The accelerator stand-in again, through the vision server: `manage.py serve_vision`
+    (the same random ViT-B/32 CLIP, saved as an operator would, one torch thread) pinned to the
+    last core, this process's pipeline threads on the others, each request's pixels sent over
+    the Unix socket as a prefork verify worker's would be. Compared with the bare forward pass
+    on the server's core."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    device_cpu, host = cpus[-1], set(cpus[:-1])
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig()).eval()
+    torch_threads = torch.get_num_threads()
+    now = datetime.now(UTC)
+    uploads = [fresh_upload(name, now) for name in ("DSCN0010.jpg", "DSCN0012.jpg", "DSCN0021.jpg")]
+    target = target_for(now)
+    safety = TimedClassifier(threads=len(host))
+    safety_check.SAFETY_TIMEOUT_S = None
+    out: dict[str, Any] = {"device_cpu": device_cpu, "host_cpus": sorted(host), "batches": {}}
+    with tempfile.TemporaryDirectory(prefix="sl-bench-") as scratch:
+        model_dir = Path(scratch) / "clip"
+        model.save_pretrained(model_dir)
+        clip_processor(model_dir, image_size=224).save_pretrained(model_dir)
+        socket_path = str(Path(scratch) / "vision.sock")
+        secret = secrets.token_hex(32)  # the server and its client share it
+        try:
+            for batch in batch_sizes:
+                pixels = torch.randn(batch, 3, 224, 224)
+                torch.set_num_threads(1)
+                os.sched_setaffinity(0, {device_cpu})  # the server, started now, inherits it
+                with torch.inference_mode():
+                    bare = bare_forward(
+                        partial(model.get_image_features, pixel_values=pixels), batch
+                    )
+                env = {**os.environ, "DJANGO_ENV": "test", "SECRET_KEY": secret,
+                       "VISION_SERVER": socket_path, "VISION_MODEL_DIR": str(model_dir),
+                       "VISION_MAX_BATCH": str(batch), "VISION_MAX_WAIT_MS": "50",
+                       "OMP_NUM_THREADS": "1", "LOG_LEVEL": "WARNING"}  # fmt: skip
+                server = subprocess.Popen(
+                    [sys.executable, "manage.py", "serve_vision"], cwd=ROOT, env=env,
+                    stdout=subprocess.DEVNULL,
+                )  # fmt: skip
+                os.sched_setaffinity(0, host)
+                try:
+                    deadline = time.monotonic() + 120
+                    while not Path(socket_path).exists():
+                        if server.poll() is not None or time.monotonic() > deadline:
+                            raise RuntimeError("the vision server did not start")
+                        time.sleep(0.1)
+                    scorer = PatientRemoteScorer(socket_path, server_key(secret), model_dir)
+                    warm_up(scorer, safety, uploads[0], target, now)
+                    row = drive(
+                        scorer,
+                        safety,
+                        batch=batch,
+                        index=index,
+                        uploads=uploads,
+                        target=target,
+                        now=now,
+                    )
+                finally:
+                    server.terminate()
+                    server.wait(timeout=60)
+                row.pop("elapsed_s")
+                cpu = row.pop("cpu_s")
+                row.update(
+                    bare_forward_images_per_s=bare["images_per_s"],
+                    ratio_to_bare_forward=round(row["images_per_s"] / bare["images_per_s"], 3),
+                    host_cpu_ms_per_image=round(1000 * cpu / row["images"], 1),
+                )
+                out["batches"][str(batch)] = row
+                progress.update(1)
+        finally:
+            os.sched_setaffinity(0, set(cpus))
+            torch.set_num_threads(torch_threads)
     return out
 
 
@@ -734,6 +849,29 @@ def write_readme(results: dict[str, Any]) -> None:
     for key in ("clip", "clip_cuda"):
         if results.get(key):
             lines += clip_lines(results, key)
+    server = results.get("vision_server")
+    if server:
+        lines += [
+            "",
+            "Through the vision server (`manage.py serve_vision`, the prefork deployment): the "
+            f"same stand-in with the server process on core {server['device_cpu']} (one torch "
+            "thread) and the pipeline threads here, each photo's pixels sent over the Unix "
+            "socket. Ratio to the bare forward pass on the server's core."
+            + (
+                f" Rerun {results['reran_at']['vision_server']}."
+                if "vision_server" in results.get("reran_at", {})
+                else ""
+            ),
+            "",
+            "| batch | bare CLIP images/s (server core) | pipeline images/s | ratio to bare CLIP | "
+            "host CPU ms per image |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for batch, row in server["batches"].items():
+            lines.append(
+                f"| {batch} | {row['bare_forward_images_per_s']} | {row['images_per_s']} | "
+                f"{row['ratio_to_bare_forward']} | {row['host_cpu_ms_per_image']} |"
+            )
     if not results.get("clip_cuda"):
         lines += [
             "",
@@ -804,7 +942,7 @@ def write_readme(results: dict[str, Any]) -> None:
 
 def rerun(parts: list[str], batch_sizes: list[int]) -> None:
     results = json.loads(RESULTS.read_text())
-    steps = 10_000 + 1000 + len(batch_sizes) * 3 + len(PIPELINE_PHOTOS) * 2 + 3
+    steps = 10_000 + 1000 + len(batch_sizes) * 4 + len(PIPELINE_PHOTOS) * 2 + 3
     with tqdm(total=steps, desc="verify bench (rerun)", unit="step") as progress:
         corpus = corpus_fingerprints(10_000, 1000, progress)
         index = MemoryDuplicateIndex()
@@ -816,6 +954,8 @@ def rerun(parts: list[str], batch_sizes: list[int]) -> None:
             fresh["pipeline"] = bench_pipeline(index, 10, progress)
         if "clip" in parts:
             fresh[CLIP_KEY] = bench_clip(batch_sizes, index, progress)
+        if "vision_server" in parts:
+            fresh["vision_server"] = bench_server(batch_sizes, index, progress)
         if "database_index" in parts:
             fresh["database_index"] = bench_database_index(
                 corpus, [10_000, 100_000, 1_000_000], progress
@@ -847,7 +987,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["pipeline", "clip", "database_index"],
+        choices=["pipeline", "clip", "vision_server", "database_index"],
         action="append",
         help="rerun only these parts (repeatable) into the existing JSON; the replaced results "
         "are kept under previous_runs",
@@ -870,7 +1010,7 @@ def main() -> None:
         corpus_size
         + copies_of
         + len(PIPELINE_PHOTOS) * 2
-        + len(batch_sizes) * 3
+        + len(batch_sizes) * 4
         + len(index_sizes)
         + (0 if args.skip_database else len(database_sizes))
     )
@@ -887,6 +1027,7 @@ def main() -> None:
             "rates": bench_rates(corpus),
             "pipeline": bench_pipeline(index, rounds, progress),
             CLIP_KEY: bench_clip(batch_sizes, index, progress),
+            "vision_server": bench_server(batch_sizes, index, progress),
             "memory_index": bench_memory_index(corpus, index_sizes, progress),
             "database_index": None
             if args.skip_database
