@@ -504,7 +504,10 @@ def bench_server(
                 env = {**os.environ, "DJANGO_ENV": "test", "SECRET_KEY": secret,
                        "VISION_SERVER": socket_path, "VISION_MODEL_DIR": str(model_dir),
                        "VISION_MAX_BATCH": str(batch), "VISION_MAX_WAIT_MS": "50",
-                       "OMP_NUM_THREADS": "1", "LOG_LEVEL": "WARNING"}  # fmt: skip
+                       "OMP_NUM_THREADS": "1", "LOG_LEVEL": "WARNING",
+                       # A batch of 256 takes ~30 s on one core: the patient client's server.
+                       "VISION_REQUEST_TIMEOUT_S": "3600"}  # fmt: skip
+
                 server = subprocess.Popen(
                     [sys.executable, "manage.py", "serve_vision"], cwd=ROOT, env=env,
                     stdout=subprocess.DEVNULL,

@@ -416,6 +416,9 @@ VISION_MAX_WAIT_MS = env_int("VISION_MAX_WAIT_MS", 20, minimum=0)
 # A Unix socket path: verify workers send preprocessed photos to `manage.py serve_vision` there
 # (one process holds the model and batches across worker processes) instead of loading it.
 VISION_SERVER = env_str("VISION_SERVER", "")
+# How long the vision server lets one request wait for its batch before answering an error.
+VISION_REQUEST_TIMEOUT_S = env_int("VISION_REQUEST_TIMEOUT_S", 60, minimum=1)
+
 
 # ONNX Runtime threads for Open-NSFW per worker process (its idle threads sleep, not spin).
 VERIFY_SAFETY_THREADS = env_int("VERIFY_SAFETY_THREADS", 1, minimum=1)

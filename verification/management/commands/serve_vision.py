@@ -28,7 +28,13 @@ class Command(BaseCommand):
             max_batch_size=settings.VISION_MAX_BATCH,
             max_wait_s=settings.VISION_MAX_WAIT_MS / 1000,
         )
-        server = VisionServer(scorer, settings.VISION_SERVER, server_key(settings.SECRET_KEY))
+        server = VisionServer(
+            scorer,
+            settings.VISION_SERVER,
+            server_key(settings.SECRET_KEY),
+            request_timeout_s=settings.VISION_REQUEST_TIMEOUT_S,
+        )
+
         signal.signal(signal.SIGTERM, _stop)
         self.stdout.write(
             f"Serving {settings.VISION_MODEL_DIR} on {settings.VISION_SERVER} "
