@@ -101,7 +101,6 @@ class SubmissionAdmin(admin.ModelAdmin):
         "verify_attempts",
         "verify_error",
     )
-
     inlines = [SubmissionEventInline]
 
 

@@ -6,7 +6,6 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from bounties.models import SubmissionStatus
 from bounties.services import bounties_expire_due, checking, claims_expire_due
 from bounties.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from market.core.idempotency import idempotency_records_purge
@@ -68,9 +67,7 @@ def submission_check_fast(self: Any, submission_id: int) -> None:
     """A new upload's fast checks (the ``default`` queue: CPU machines, so the worker hears
     back within seconds whatever the verify machines are doing), then the model stage on the
     ``verify`` queue if none of them failed."""
-    submission = checking.submission_check_fast(submission_id=submission_id)
-    if submission.status == SubmissionStatus.VERIFYING:
-        submission_verify.delay(submission_id)
+    checking.submission_check_fast(submission_id=submission_id)
 
 
 @shared_task(ignore_result=True)

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from market.accounts.models import Role, Scope
 from market.core.errors import ApplicationError
+from verification.checks.integrity import CHECK_MIN_SIDE
 from verification.image import ImageLimits, ImageRefused, load_image, sniff_mime_type
 
 DEFAULT_WITHIN_KM = 10
@@ -193,7 +194,7 @@ class UploadForm(forms.Form):
             )
         try:
             # Validation only: the whole file is still read, at a reduced scale if it is big.
-            loaded = load_image(data, limits=ImageLimits(max_bytes=limit), min_side=448)
+            loaded = load_image(data, limits=ImageLimits(max_bytes=limit), min_side=CHECK_MIN_SIDE)
 
         except ImageRefused as refused:
             raise ValidationError(refused.reason) from refused

@@ -266,7 +266,6 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ("-received_at", "-id")
-
         constraints = [
             models.UniqueConstraint(fields=["worker", "upload_id"], name="submission_upload_once"),
             models.CheckConstraint(

@@ -4,10 +4,9 @@ verdict it reaches.
 Two stages, so a worker hears back within seconds: the fast checks (integrity, location, time,
 duplicates; `submission_check_fast`, on the default queue for a new upload) are stored as soon
 as they finish, and a failure among them rejects at once; the model checks (relevance, safety,
-provenance; `submission_verify`, on the verify queue) follow.
- Running the same submission again (a
-redelivered task after a crash) is harmless: verdicts and postings are idempotent, and the
-duplicate index ignores the submission's own fingerprint.
+provenance; `submission_verify`, on the verify queue) follow. Running the same submission
+again (a redelivered task after a crash) is harmless: verdicts and postings are idempotent,
+and the duplicate index ignores the submission's own fingerprint.
 """
 
 import logging
@@ -27,7 +26,7 @@ from verification.checks import CheckResult, Status
 from verification.fingerprints import DatabaseDuplicateIndex
 from verification.image import GeoPoint
 from verification.pipeline import PipelineResult, run_all_checks, run_fast_checks
-from verification.policy import Decision, Thresholds, decide, reputation
+from verification.policy import Decision, Thresholds, Verdict, decide, reputation
 from verification.target import Target
 
 logger = logging.getLogger(__name__)
@@ -137,14 +136,29 @@ def submission_check_fast(*, submission_id: int) -> Submission:
     if submission.status != SubmissionStatus.VERIFYING:
         return submission
     with _recording_errors(submission):
-        fast = run_fast_checks(**_inputs(submission))
-        _store(submission, fast)
-        standing, history = worker_standing(submission)
-        verdict = decide(fast.results, reputation=standing, history_count=history)
-        if verdict.decision != Decision.REJECTED:
-            return submission
-        logger.info("submission %s: %s (%s)", submission.pk, verdict.decision, verdict.reasons)
-        return _apply(submission, verdict.decision, verdict.reasons)
+        _, verdict, _ = _fast_stage(submission, _inputs(submission))
+    if verdict.decision == Decision.REJECTED:
+        return _decided(submission, verdict)
+    transaction.on_commit(lambda: _enqueue_model_stage(submission.pk))
+    return submission
+
+
+def _enqueue_model_stage(submission_id: int) -> None:
+    from bounties.tasks import submission_verify
+
+    submission_verify.delay(submission_id)
+
+
+def _fast_stage(
+    submission: Submission, common: dict[str, Any]
+) -> tuple[PipelineResult, Verdict, tuple[float | None, int]]:
+    """The fast checks, stored at once (the worker sees them within seconds), and the verdict
+    they reach alone, with the worker's standing it was reached with."""
+    fast = run_fast_checks(**common)
+    _store(submission, fast)
+    standing = worker_standing(submission)
+    verdict = decide(fast.results, reputation=standing[0], history_count=standing[1])
+    return fast, verdict, standing
 
 
 @contextmanager
@@ -207,10 +221,7 @@ def _inputs(submission: Submission) -> dict[str, Any]:
 
 def _verify(submission: Submission) -> Submission:
     common = _inputs(submission)
-    fast = run_fast_checks(**common)
-    _store(submission, fast)  # the worker sees these within seconds
-    standing, history = worker_standing(submission)
-    verdict = decide(fast.results, reputation=standing, history_count=history)
+    fast, verdict, (standing, history) = _fast_stage(submission, common)
     if verdict.decision != Decision.REJECTED:
         full = run_all_checks(
             **common,
@@ -223,6 +234,10 @@ def _verify(submission: Submission) -> Submission:
         verdict = decide(
             full.results, reputation=standing, history_count=history, thresholds=_thresholds()
         )
+    return _decided(submission, verdict)
+
+
+def _decided(submission: Submission, verdict: Verdict) -> Submission:
     logger.info("submission %s: %s (%s)", submission.pk, verdict.decision, verdict.reasons)
     return _apply(submission, verdict.decision, verdict.reasons)
 
