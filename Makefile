@@ -7,7 +7,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 UP_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/sightline)
 UP_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: run test lint up services install install-dev clean
+.PHONY: run test fuzz lint up services install install-dev clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ services:
 test: $(VENV)/.dev services
 	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(BIN)/pytest $(PYTEST_ARGS)
+
+## fuzz: the fuzz suite only, with a large budget (FUZZ_EXAMPLES per test); prints the cases tried
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(VENV)/.dev services
+	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz --timeout=0 $(PYTEST_ARGS)
 
 ## lint: ruff (lint and format check) and mypy with django-stubs
 lint: $(VENV)/.dev

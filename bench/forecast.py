@@ -55,7 +55,7 @@ def held_out_scores(held_out: list[Any], version: Any) -> dict[str, Any]:
     held-out questions."""
     from forecasting import baseline, dataset
     from forecasting.selectors import resolved_counts
-    from forecasting.services import forecast_compute
+    from forecasting.services.forecasts import forecast_compute
     from forecasting.services.training import BLIND_ARTIFACT
     from forecasting.text import get_text_encoder, question_text
     from forecasting.train import collate, load, reliability, scores
@@ -91,7 +91,7 @@ def acquire_for(held_out: list[Any], *, seed: int) -> dict[str, Any]:
     from collections import Counter
 
     from forecasting.acquisition import acquire_all
-    from forecasting.services import forecast_compute
+    from forecasting.services.forecasts import forecast_compute
     from forecasting.synthetic import (
         MAX_ACQUISITION_SPEND_MINOR,
         fulfil_open_bounties,

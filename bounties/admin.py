@@ -4,11 +4,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from bounties.models import (
     Bounty,
@@ -167,13 +169,18 @@ class ReviewForm(forms.Form):
         return data
 
 
+# `Submission.review_waiting_since` in SQL: an appeal waits from its appeal.
+WAITING_SINCE = Coalesce("appealed_at", "received_at")
+
+
 @admin.register(ReviewQueueItem)
 class ReviewQueueAdmin(admin.ModelAdmin):
     """The photo, every check and the worker's note; approve or reject with a reason."""
 
-    list_display = ("id", "bounty", "worker", "received_at", "appealed", "why")
+    list_display = ("id", "bounty", "worker", "received_at", "appealed", "waiting", "why")
     list_select_related = ("bounty", "worker")
-    ordering = ("received_at",)
+    # The longest wait first. Django takes an expression here; django-stubs says str only.
+    ordering = (WAITING_SINCE.asc(), "id")  # type: ignore[assignment]
     change_form_template = "admin/bounties/review_item.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReviewQueueItem]:
@@ -188,6 +195,10 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     @admin.display(description="appealed", boolean=True)
     def appealed(self, item: ReviewQueueItem) -> bool:
         return item.appealed_at is not None
+
+    @admin.display(description="waiting for", ordering=WAITING_SINCE)
+    def waiting(self, item: ReviewQueueItem) -> str:
+        return timesince(item.review_waiting_since)
 
     @admin.display(description="why it is here")
     def why(self, item: ReviewQueueItem) -> str:

@@ -5,7 +5,7 @@ output serializer. Amounts are integers in minor units.
 """
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
     inline_serializer,
 )
@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from bounties import disclosure
 from bounties.models import (
     MAX_METADATA_BYTES,
     MAX_QUANTITY,
@@ -48,14 +49,56 @@ from bounties.selectors import (
     with_open_slots,
 )
 from bounties.services import BountySpec, bounty_cancel, bounty_create
+from bounties.services.bounties import (
+    MAX_AUTO_APPROVE_AFTER,
+    MAX_CLAIM_TTL,
+    MAX_PER_WORKER,
+    MAX_PRICE_MINOR,
+    METADATA_MAX_DEPTH,
+    METADATA_MAX_ITEMS,
+    METADATA_MAX_NUMBER,
+    METADATA_MAX_STRING,
+    MIN_AUTO_APPROVE_AFTER,
+    MIN_CLAIM_TTL,
+    metadata_check,
+)
 from bounties.webhooks import webhook_endpoint_create, webhook_endpoint_disable
 from market.accounts.authentication import request_agent
 from market.accounts.models import Scope
-from market.core.api import CursorPagination, paginated
+from market.core.api import (
+    MAX_PAGE_SIZE,
+    CursorPagination,
+    idempotency_parameter,
+    page_parameters,
+    paginated,
+)
+from market.core.bounds import MAX_BIGINT
 from market.core.errors import ApplicationError
 from market.core.idempotency import idempotent
 
-MAX_PRICE_MINOR = 1_000_000
+METADATA_SCHEMA = {
+    "type": "object",
+    "maxProperties": METADATA_MAX_ITEMS,
+    "additionalProperties": True,
+    "description": (
+        f"Your own JSON object, echoed back: at most {MAX_METADATA_BYTES} bytes, nested at most "
+        f"{METADATA_MAX_DEPTH} deep, {METADATA_MAX_ITEMS} keys and items in all, keys and "
+        f"strings of at most {METADATA_MAX_STRING} characters without NUL or lone surrogates, "
+        f"numbers finite within +/-{METADATA_MAX_NUMBER:.0e}."
+    ),
+}
+
+
+@extend_schema_field(METADATA_SCHEMA)
+class MetadataField(serializers.JSONField):
+    """A bounty's metadata: the bounds are ``metadata_check``'s (the service's)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return metadata_check(super().to_internal_value(data))
+
+
+def _seconds(delta: timedelta) -> int:
+    return int(delta.total_seconds())
 
 
 @extend_schema_serializer(component_name="BountyCreate")
@@ -66,38 +109,40 @@ class BountyInputSerializer(serializers.Serializer):
     lat = serializers.FloatField(min_value=-90, max_value=90)
     lon = serializers.FloatField(min_value=-180, max_value=180)
     radius_m = serializers.IntegerField(min_value=MIN_RADIUS_M, max_value=MAX_RADIUS_M)
-    starts_at = serializers.DateTimeField(required=False, help_text="Default: now.")
-    ends_at = serializers.DateTimeField()
+    starts_at = serializers.DateTimeField(
+        required=False,
+        help_text=(
+            f"Default: now. At most {_seconds(settings.BOUNTY_MAX_START_AGE) // 3600} hours ago."
+        ),
+    )
+    ends_at = serializers.DateTimeField(
+        help_text=(
+            f"After starts_at and now; at most {settings.BOUNTY_MAX_HORIZON.days} days ahead."
+        )
+    )
     price = serializers.IntegerField(
         min_value=1, max_value=MAX_PRICE_MINOR, help_text="Per accepted photo, in minor units."
     )
     currency = serializers.CharField(max_length=3)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    claim_ttl_seconds = serializers.IntegerField(min_value=60, max_value=86_400, default=1_800)
+    claim_ttl_seconds = serializers.IntegerField(
+        min_value=_seconds(MIN_CLAIM_TTL), max_value=_seconds(MAX_CLAIM_TTL), default=1_800
+    )
     require_gps = serializers.BooleanField(default=True)
-    max_per_worker = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    max_per_worker = serializers.IntegerField(min_value=1, max_value=MAX_PER_WORKER, default=1)
     auto_approve_after_seconds = serializers.IntegerField(
-        min_value=300, max_value=30 * 86_400, default=86_400
+        min_value=_seconds(MIN_AUTO_APPROVE_AFTER),
+        max_value=_seconds(MAX_AUTO_APPROVE_AFTER),
+        default=86_400,
     )
     blur_faces = serializers.BooleanField(default=True)
-    metadata = serializers.JSONField(required=False, default=dict)
+    metadata = MetadataField(required=False, default=dict)
 
     def validate_currency(self, value: str) -> str:
         value = value.lower()
         if value not in settings.SUPPORTED_CURRENCIES:
             supported = ", ".join(settings.SUPPORTED_CURRENCIES)
             raise serializers.ValidationError(f"Unknown currency; use one of {supported}.")
-        return value
-
-    def validate_metadata(self, value: Any) -> dict[str, Any]:
-        import json
-
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Metadata must be a JSON object.")
-        if len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
-            raise serializers.ValidationError(
-                f"Metadata must be at most {MAX_METADATA_BYTES} bytes of JSON."
-            )
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -211,12 +256,16 @@ class NearQuerySerializer(serializers.Serializer):
     near = serializers.RegexField(
         r"^\s*-?\d+(\.\d+)?\s*,\s*-?\d+(\.\d+)?\s*$",
         required=False,
+        max_length=100,
+        help_text="lat,lon: nearest first (then page with offset, not cursor).",
         error_messages={"invalid": "Use near=lat,lon, e.g. near=51.5072,-0.1276."},
     )
     within_m = serializers.IntegerField(min_value=1, max_value=20_000_000, default=50_000)
     status = serializers.ChoiceField(choices=BountyStatus.choices, required=False)
-    offset = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
-    page_size = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(
+        min_value=0, max_value=100_000, default=0, help_text="With near only."
+    )
+    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=50)
 
     def validate_near(self, value: str) -> tuple[float, float]:
         lat, lon = (float(part) for part in value.split(","))
@@ -234,14 +283,7 @@ class BountiesApi(APIView):
 
     @extend_schema(
         operation_id="bounties_list",
-        parameters=[
-            OpenApiParameter("near", OpenApiTypes.STR, description="lat,lon: nearest first"),
-            OpenApiParameter("within_m", OpenApiTypes.INT),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=BountyStatus.values),
-            OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="with near only"),
-            OpenApiParameter("page_size", OpenApiTypes.INT),
-        ],
+        parameters=[NearQuerySerializer, page_parameters()[0]],
         responses=paginated("PaginatedBounties", BountyOutputSerializer),
     )
     def get(self, request: Request) -> Response:
@@ -280,7 +322,7 @@ class BountiesApi(APIView):
         operation_id="bounties_create",
         request=BountyInputSerializer,
         responses={201: BountyOutputSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        parameters=[idempotency_parameter()],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -311,7 +353,7 @@ class BountyCancelApi(APIView):
         operation_id="bounties_cancel",
         request=None,
         responses=BountyOutputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        parameters=[idempotency_parameter()],
     )
     @idempotent
     def post(self, request: Request, bounty_id: int) -> Response:
@@ -322,28 +364,32 @@ class BountyCancelApi(APIView):
         return Response(BountyOutputSerializer(bounty).data)
 
 
+@extend_schema_serializer(component_name="Check")
+class CheckOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["passed", "failed", "skipped"])
+    score = serializers.FloatField(allow_null=True)
+    reason = serializers.CharField()
+
+
 @extend_schema_serializer(component_name="Submission")
 class SubmissionOutputSerializer(serializers.Serializer):
+    """What ``bounties.disclosure`` lets the agent read: where and when the worker was (the
+    location, the capture time, the location and time checks' details, the note) only once
+    the submission is accepted."""
+
     id = serializers.IntegerField()
     bounty = serializers.IntegerField(source="bounty_id")
     status = serializers.ChoiceField(choices=SubmissionStatus.choices)
-    note = serializers.CharField()
-    captured_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.SerializerMethodField(help_text="The worker's note; once accepted.")
+    captured_at = serializers.SerializerMethodField(help_text="Once accepted.")
     received_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
-    reasons = serializers.ListField(child=serializers.CharField())
-    checks = serializers.ListField(
-        child=inline_serializer(
-            "Check",
-            {
-                "name": serializers.CharField(),
-                "status": serializers.ChoiceField(choices=["passed", "failed", "skipped"]),
-                "score": serializers.FloatField(allow_null=True),
-                "reason": serializers.CharField(),
-            },
-        )
+    reasons = serializers.SerializerMethodField()
+    checks = serializers.SerializerMethodField()
+    location = serializers.SerializerMethodField(
+        help_text="Where the worker's browser placed them; once accepted."
     )
-    location = serializers.SerializerMethodField()
     photo_url = serializers.SerializerMethodField()
     receipt_url = serializers.SerializerMethodField()
 
@@ -360,18 +406,28 @@ class SubmissionOutputSerializer(serializers.Serializer):
     def get_receipt_url(self, submission: Submission) -> str | None:
         return self._url(submission, "submission-receipt")
 
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_note(self, submission: Submission) -> str:
+        return disclosure.agent_note(submission)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_captured_at(self, submission: Submission) -> datetime | None:
+        return disclosure.agent_captured_at(submission)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_reasons(self, submission: Submission) -> list[str]:
+        return disclosure.agent_reasons(submission)
+
+    @extend_schema_field(CheckOutputSerializer(many=True))
+    def get_checks(self, submission: Submission) -> list[dict[str, Any]]:
+        return disclosure.agent_checks(submission)
+
     def get_location(self, submission: Submission) -> dict[str, float | None] | None:
-        if submission.reported_lat is None or submission.reported_lon is None:
-            return None
-        return {
-            "lat": submission.reported_lat,
-            "lon": submission.reported_lon,
-            "accuracy_m": submission.reported_accuracy_m,
-        }
+        return disclosure.agent_location(submission)
 
 
 class SubmissionQuerySerializer(serializers.Serializer):
-    bounty = serializers.IntegerField(min_value=1, required=False)
+    bounty = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
     status = serializers.ChoiceField(choices=SubmissionStatus.choices, required=False)
 
 
@@ -384,7 +440,7 @@ class SubmissionsApi(APIView):
 
     @extend_schema(
         operation_id="submissions_list",
-        parameters=[SubmissionQuerySerializer, OpenApiParameter("cursor", OpenApiTypes.STR)],
+        parameters=[SubmissionQuerySerializer, *page_parameters()],
         responses=paginated("PaginatedSubmissions", SubmissionOutputSerializer),
     )
     def get(self, request: Request) -> Response:
@@ -430,7 +486,10 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointOutputSerializer):
 class WebhookEndpointInputSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES), required=False, default=list
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES),
+        required=False,
+        default=list,
+        max_length=len(WEBHOOK_EVENT_TYPES),
     )
 
 

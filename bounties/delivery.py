@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from bounties.models import Receipt, Submission
 from bounties.receipts import sign
-from verification.image import delivery_jpeg, load_image
+from verification.image import load_image
 
 RECEIPT_VERSION = 1
 
@@ -73,6 +73,10 @@ def delivery_prepare(*, submission: Submission) -> Receipt:
     if existing is not None:
         return existing
     if not submission.delivered_photo:
+        # OpenCV (face blurring) loads here, where a copy is made, not in every process that
+        # imports the services (the web must not carry it).
+        from verification.delivery_copy import delivery_jpeg
+
         with submission.photo.open("rb") as original:
             loaded = load_image(original.read())
         derived = delivery_jpeg(

@@ -20,6 +20,7 @@ from bounties.models import (
     ClaimStatus,
     Submission,
     SubmissionStatus,
+    claim_holds_after,
 )
 from market.accounts.models import Agent
 
@@ -60,7 +61,7 @@ def _near_sql(*, own: bool) -> str:
         SELECT {_BOUNTY_COLUMNS},
             earth_distance(ll_to_earth(b.lat, b.lon), ll_to_earth(%(lat)s, %(lon)s)),
             (SELECT count(*) FROM {claim} AS c WHERE c.bounty_id = b.id
-                AND c.status = %(active)s AND c.expires_at > %(now)s)
+                AND c.status = %(active)s AND c.expires_at > %(claims_hold_after)s)
             + (SELECT count(*) FROM {submission} AS s WHERE s.bounty_id = b.id
                 AND s.status = ANY(%(awaiting)s))
         FROM {bounty} AS b
@@ -132,7 +133,8 @@ def bounty_rows_near(
     now = timezone.now()
     params: dict[str, Any] = {
         "lat": lat, "lon": lon, "now": now, "open": BountyStatus.OPEN.value,
-        "active": ClaimStatus.ACTIVE.value, "awaiting": [s.value for s in AWAITING_VERDICT],
+        "active": ClaimStatus.ACTIVE.value, "claims_hold_after": claim_holds_after(now),
+        "awaiting": [s.value for s in AWAITING_VERDICT],
         "test_mode": test_mode, "agent_id": agent.pk if agent else None,
         "limit": limit, "offset": offset,
     }  # fmt: skip
@@ -216,7 +218,8 @@ def with_open_slots(bounties: Iterable[Bounty]) -> list[Bounty]:
     ids = [bounty.pk for bounty in rows if bounty.is_open]
     now = timezone.now()
     claims = dict(
-        Claim.objects.filter(bounty_id__in=ids, status=ClaimStatus.ACTIVE, expires_at__gt=now)
+        Claim.objects.holding(now)
+        .filter(bounty_id__in=ids)
         .values_list("bounty_id")
         .annotate(count=Count("id"))
         .values_list("bounty_id", "count")

@@ -1,4 +1,8 @@
-"""Periodic upkeep for bounties (scheduled by Celery beat)."""
+"""Periodic upkeep for bounties (scheduled by Celery beat), and verifying submissions.
+
+The verification tasks import ``checking`` (the photo pipeline: numpy, the checks) in their
+bodies: the web imports this module to enqueue them and never runs the pipeline itself.
+"""
 
 import logging
 from typing import Any
@@ -6,7 +10,7 @@ from typing import Any
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from bounties.services import bounties_expire_due, checking, claims_expire_due
+from bounties.services import bounties_expire_due, claims_expire_due
 from bounties.webhooks import webhook_deliveries_due, webhook_delivery_attempt
 from market.core.idempotency import idempotency_records_purge
 
@@ -59,6 +63,8 @@ def submission_verify(self: Any, submission_id: int) -> None:
     """Verify one submission (the ``verify`` queue, which GPU machines consume). Acknowledged
     only when done, requeued if the worker dies; temporary database errors retry a bounded
     number of times, after which the sweeper picks the submission up again."""
+    from bounties.services import checking
+
     checking.submission_verify(submission_id=submission_id)
 
 
@@ -67,6 +73,8 @@ def submission_check_fast(self: Any, submission_id: int) -> None:
     """A new upload's fast checks (the ``default`` queue: CPU machines, so the worker hears
     back within seconds whatever the verify machines are doing), then the model stage on the
     ``verify`` queue if none of them failed."""
+    from bounties.services import checking
+
     checking.submission_check_fast(submission_id=submission_id)
 
 
@@ -74,6 +82,8 @@ def submission_check_fast(self: Any, submission_id: int) -> None:
 def submissions_sweep() -> None:
     """Beat: re-enqueue submissions stuck without a verdict, and auto-approve those that waited
     for review longer than their bounty allows."""
+    from bounties.services import checking
+
     for submission_id in checking.submissions_stuck():
         submission_verify.delay(submission_id)
     approved = checking.submissions_auto_approve_due()

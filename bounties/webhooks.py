@@ -3,6 +3,11 @@
 Each delivery is signed: ``Sightline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
 "<t>.<body>" with the endpoint's secret>``. A failed attempt is retried with exponential backoff
 (30 s doubling, at most an hour apart) until 24 hours after the event; every attempt is logged.
+
+Where an endpoint may point is checked twice: at registration (a clear error for the agent) and
+at every connection, because DNS can answer differently later (rebinding). The sender resolves
+the host itself, refuses if any address is not public (unless ``WEBHOOK_ALLOW_PRIVATE_HOSTS``),
+and connects to the address it checked; Host and TLS (SNI, certificate) stay the URL's host.
 """
 
 import hashlib
@@ -15,10 +20,12 @@ import secrets
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -44,6 +51,8 @@ RETRY_FOR = timedelta(hours=24)
 SEND_LEASE = timedelta(seconds=60)  # a sender's claim on a delivery while it is being sent
 TIMEOUT_SECONDS = 10.0
 MAX_ENDPOINTS_PER_AGENT = 10
+MAX_URL_LENGTH = 500  # WebhookEndpoint.url's column
+MAX_ADDRESSES_TRIED = 4  # of a host's addresses, each checked, in the resolver's order
 
 
 def sign(*, secret: str, body: bytes, timestamp: int) -> str:
@@ -56,25 +65,143 @@ def _allow_private_hosts() -> bool:
     return bool(settings.WEBHOOK_ALLOW_PRIVATE_HOSTS)
 
 
-def _validate_url(url: str) -> str:
-    """Refuse URLs we must not call: non-HTTP(S), plain HTTP in production, and (in production)
-    hosts that resolve to private, loopback or link-local addresses (no SSRF into our network)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+class AddressRefused(Exception):
+    """A webhook host we must not (or cannot) connect to; the message says why."""
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to, in the resolver's order (the DNS boundary)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return address.is_global and not address.is_multicast
+
+
+def checked_addresses(host: str, port: int) -> list[str]:
+    """Resolve ``host`` and check every address it gives: any private, loopback, link-local or
+    otherwise non-public one refuses the host (unless private hosts are allowed), so a name
+    that mixes a public and an internal address cannot be used to reach the internal one.
+
+    Raises ``AddressRefused``; returns the addresses to connect to, at most
+    ``MAX_ADDRESSES_TRIED``."""
+    try:
+        resolved = resolve(host, port)
+    except (OSError, UnicodeError, ValueError) as exc:  # gaierror, bad IDNA, NUL in the name
+        raise AddressRefused(f"{host} does not resolve") from exc
+    addresses = []
+    for raw in resolved:
+        try:
+            address = ipaddress.ip_address(raw.split("%")[0])
+        except ValueError as exc:
+            raise AddressRefused(f"{host} resolves to an unusable address") from exc
+        if not _allow_private_hosts() and not _is_public(address):
+            raise AddressRefused(f"{host} resolves to a private address ({address})")
+        addresses.append(str(address))
+    if not addresses:
+        raise AddressRefused(f"{host} does not resolve")
+    return addresses[:MAX_ADDRESSES_TRIED]
+
+
+def _parse_url(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a webhook URL, or a validation error: never an exception from
+    parsing (a port of 99999, a bracketed non-address, a NUL)."""
+    if len(url) > MAX_URL_LENGTH or "\x00" in url:
+        raise field_error("url", f"Use an http(s) URL of at most {MAX_URL_LENGTH} characters.")
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port out of 0-65535 or not a number, a malformed IPv6 host
+        raise field_error("url", "The URL's host or port is not valid.") from exc
+    if parts.scheme not in ("http", "https") or not host:
         raise field_error("url", "Use an absolute http(s) URL.")
-    if settings.PRODUCTION and parts.scheme != "https":
+    if port == 0:
+        raise field_error("url", "Use a port from 1 to 65535.")
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
+
+
+def _validate_url(url: str) -> str:
+    """Refuse URLs we must not call: unparseable ones, non-HTTP(S), plain HTTP in production,
+    and (unless private hosts are allowed) hosts that resolve to a non-public address. The
+    same check runs again at every delivery (``CheckedNetworkBackend``)."""
+    scheme, host, port = _parse_url(url)
+    if settings.PRODUCTION and scheme != "https":
         raise field_error("url", "Webhook URLs must use https.")
     if _allow_private_hosts():
         return url
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except socket.gaierror as exc:
-        raise field_error("url", "The host does not resolve.") from exc
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if not ip.is_global:
-            raise field_error("url", "The host resolves to a private address.")
+        checked_addresses(host, port)
+    except AddressRefused as refused:
+        raise field_error("url", f"The host cannot be used: {refused}.") from refused
     return url
+
+
+class CheckedNetworkBackend(httpcore.NetworkBackend):
+    """httpcore's connections, made only to addresses checked at connect time: the host is
+    resolved here, every address checked, and the socket opened to a checked address (never
+    resolved again). TLS is layered on by httpcore with the URL's host as SNI and for the
+    certificate check, and the Host header is the URL's, so only the TCP target changes."""
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
+        self._inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = checked_addresses(host, port)
+        except AddressRefused as refused:
+            raise httpcore.ConnectError(f"refused: {refused}") from refused
+        failures: list[Exception] = []
+        for address in addresses:
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )  # fmt: skip
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failures.append(exc)
+        raise failures[-1]
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("refused: webhooks go over TCP only")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class CheckedTransport(httpx.HTTPTransport):
+    """httpx's transport over ``CheckedNetworkBackend``. httpx 0.28 has no option for the
+    network backend, but its pool is httpcore's, which has: the pool is replaced, nothing else."""
+
+    def __init__(self, *, network_backend: httpcore.NetworkBackend | None = None) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=network_backend or CheckedNetworkBackend(),
+        )
+
+
+def webhook_http_client() -> httpx.Client:
+    """The client deliveries use: checked connections, no redirects, no proxies from the
+    environment (a proxy would connect to the host without our check)."""
+    return httpx.Client(
+        transport=CheckedTransport(),
+        timeout=TIMEOUT_SECONDS,
+        follow_redirects=False,
+        trust_env=False,
+    )
 
 
 @transaction.atomic
@@ -184,7 +311,7 @@ def webhook_delivery_attempt(*, delivery_id: int, client: httpx.Client | None = 
     status_code, error = None, ""
     started = time.monotonic()
     try:
-        http = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        http = client or webhook_http_client()
         try:
             response = http.post(endpoint.url, content=body, headers=headers)
         finally:

@@ -50,7 +50,7 @@ from forecasting.models import (
     QuestionBounty,
     QuestionStatus,
 )
-from forecasting.selectors import latest_forecast
+from forecasting.selectors import forecast_pending, latest_forecast
 from forecasting.services import evidence_collect, question_attach_bounty
 from market.core.errors import ApplicationError
 from market.ledger.services import platform_fee_minor
@@ -207,6 +207,8 @@ def acquire(question: Question) -> AcquisitionDecision:
     forecast = latest_forecast(question)
     if forecast is None:
         return _skip(question, f"{NO_FORECAST}: no forecast yet")
+    if forecast_pending(question, forecast):  # judged on its new evidence, not without it
+        return _skip(question, f"{NO_FORECAST}: a fresher forecast is being computed")
     estimate = estimate_value(question, forecast)
     if is_confident(estimate):
         return _skip(
@@ -297,8 +299,9 @@ def questions_to_acquire_for() -> "list[Question]":
 
 def acquire_all() -> list[AcquisitionDecision]:
     """One cycle over every question worth considering (beat and ``acquire_evidence``). Each
-    question first collects its new evidence (so the forecast it is judged on is current), then
-    decides in its own transaction; one question's failure does not stop the others."""
+    question first collects its new evidence (new evidence enqueues a forecast: until it is
+    stored the question is skipped, judged at the next cycle), then decides in its own
+    transaction; one question's failure does not stop the others."""
     decisions = []
     for question in questions_to_acquire_for():
         try:

@@ -16,7 +16,7 @@ from forecasting.models import (
     Question,
     QuestionBounty,
 )
-from forecasting.services.training import model_version_promote
+from forecasting.services import model_version_promote
 from market.core.errors import ApplicationError
 
 

@@ -3,36 +3,87 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bounties.api import METADATA_SCHEMA
 from bounties.models import Bounty
 from forecasting.models import AcquisitionDecision, Outcome, Question, QuestionStatus
-from forecasting.selectors import latest_forecast, questions_for_agent
+from forecasting.selectors import forecast_current, questions_for_agent
 from forecasting.services import (
-    forecast_compute,
     question_annul,
     question_attach_bounty,
     question_create,
     question_resolve,
 )
+from forecasting.services.questions import (
+    QUESTION_MAX_HORIZON,
+    TEMPLATE_FLAGS,
+    TEMPLATE_TEXTS,
+    template_numbers,
+)
 from market.accounts.authentication import request_agent
 from market.accounts.models import Scope
-from market.core.api import CursorPagination, paginated
+from market.core.api import (
+    CursorPagination,
+    idempotency_parameter,
+    page_parameters,
+    paginated,
+)
+from market.core.bounds import MAX_BIGINT
 from market.core.idempotency import idempotent
+
+
+def _template_schema() -> dict[str, Any]:
+    """``evidence_template`` in OpenAPI, from the bounds ``evidence_template_check`` holds."""
+    properties: dict[str, Any] = {
+        key: {
+            "type": "integer" if bound.integer else "number",
+            "minimum": bound.minimum,
+            "maximum": bound.maximum,
+        }
+        for key, bound in template_numbers().items()
+    }
+    properties.update(
+        {key: {"type": "string", "maxLength": length} for key, length in TEMPLATE_TEXTS.items()}
+    )
+    properties.update({key: {"type": "boolean"} for key in TEMPLATE_FLAGS})
+    properties["metadata"] = METADATA_SCHEMA
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "description": (
+            "The bounty to post for evidence, in the bounty's field names and bounds "
+            "(`verify` and `price` at least); the window runs from posting to `closes_at`, or "
+            "`window_seconds` if sooner; `lat`/`lon` default to the question's."
+        ),
+    }
+
+
+@extend_schema_field(_template_schema())
+class EvidenceTemplateField(serializers.DictField):
+    """Checked whole by ``evidence_template_check`` in ``question_create``."""
 
 
 class QuestionInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300)
     resolution_criteria = serializers.CharField(max_length=5_000)
-    closes_at = serializers.DateTimeField()
-    resolves_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField(help_text="In the future.")
+    resolves_at = serializers.DateTimeField(
+        help_text=f"At or after closes_at; within {QUESTION_MAX_HORIZON.days} days."
+    )
     lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
     lon = serializers.FloatField(min_value=-180, max_value=180, required=False)
-    evidence_template = serializers.DictField(required=False, default=dict)
+    evidence_template = EvidenceTemplateField(required=False, default=dict)
     stake = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
     max_acquisition_spend = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
 
@@ -44,9 +95,17 @@ class ForecastOutputSerializer(serializers.Serializer):
     model_version = serializers.CharField()
     evidence_count = serializers.IntegerField()
     computed_at = serializers.DateTimeField()
+    pending = serializers.SerializerMethodField(
+        help_text="True while a fresher forecast is computed on the queue (the question was "
+        "just asked, evidence arrived, or a new model was promoted). Before the first one is "
+        "stored this is the base rate of resolved questions (`model_version` `base-rate-v1`)."
+    )
 
     def get_interval(self, forecast: Any) -> list[float]:
         return [forecast.interval_low, forecast.interval_high]
+
+    def get_pending(self, forecast: Any) -> bool:
+        return bool(self.context.get("pending", False))
 
 
 @extend_schema_serializer(component_name="Question")
@@ -82,7 +141,10 @@ class QuestionsApi(APIView):
 
     @extend_schema(
         operation_id="questions_list",
-        parameters=[OpenApiParameter("status", str, enum=QuestionStatus.values)],
+        parameters=[
+            OpenApiParameter("status", str, enum=QuestionStatus.values),
+            *page_parameters(),
+        ],
         responses=paginated("PaginatedQuestions", QuestionOutputSerializer),
     )
     def get(self, request: Request) -> Response:
@@ -99,6 +161,7 @@ class QuestionsApi(APIView):
 
     @extend_schema(
         operation_id="questions_create",
+        parameters=[idempotency_parameter()],
         request=QuestionInputSerializer,
         responses={201: QuestionOutputSerializer},
     )
@@ -130,7 +193,7 @@ class QuestionApi(APIView):
 
 
 class AttachInputSerializer(serializers.Serializer):
-    bounty = serializers.IntegerField(min_value=1)
+    bounty = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT)
 
 
 class QuestionBountiesApi(APIView):
@@ -138,6 +201,7 @@ class QuestionBountiesApi(APIView):
 
     @extend_schema(
         operation_id="questions_attach_bounty",
+        parameters=[idempotency_parameter()],
         request=AttachInputSerializer,
         responses=QuestionOutputSerializer,
     )
@@ -167,6 +231,7 @@ class QuestionResolveApi(APIView):
 
     @extend_schema(
         operation_id="questions_resolve",
+        parameters=[idempotency_parameter()],
         request=ResolveInputSerializer,
         responses=QuestionOutputSerializer,
     )
@@ -189,11 +254,17 @@ class QuestionResolveApi(APIView):
 class QuestionForecastApi(APIView):
     required_scopes = {"GET": Scope.QUESTIONS_READ}
 
-    @extend_schema(operation_id="questions_forecast", responses=ForecastOutputSerializer)
+    @extend_schema(
+        operation_id="questions_forecast",
+        description="The latest forecast the queue stored for the question (it computes one when "
+        "the question is asked, when evidence arrives and when a new model is promoted); never "
+        "computed in the request. See `pending`.",
+        responses=ForecastOutputSerializer,
+    )
     def get(self, request: Request, question_id: int) -> Response:
-        question = _own_question(request, question_id)
-        forecast = latest_forecast(question) or forecast_compute(question=question)
-        return Response(ForecastOutputSerializer(forecast).data)
+        current = forecast_current(_own_question(request, question_id))
+        context = {"pending": current.pending}
+        return Response(ForecastOutputSerializer(current.forecast, context=context).data)
 
 
 @extend_schema_serializer(component_name="AcquisitionDecision")
@@ -222,6 +293,7 @@ class QuestionAcquisitionsApi(APIView):
 
     @extend_schema(
         operation_id="questions_acquisitions",
+        parameters=page_parameters(),
         responses=paginated("PaginatedAcquisitionDecisions", AcquisitionDecisionOutputSerializer),
     )
     def get(self, request: Request, question_id: int) -> Response:

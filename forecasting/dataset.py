@@ -16,6 +16,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from forecasting.models import EvidenceItem, Outcome, Question, QuestionStatus
+from forecasting.selectors import usable_evidence
 from forecasting.text import TextEncoder, question_text
 from forecasting.train import Example
 
@@ -51,13 +52,6 @@ class Dataset:
             "first_close": self.records[0].closes_at.isoformat() if self.records else None,
             "last_close": self.records[-1].closes_at.isoformat() if self.records else None,
         }
-
-
-def usable_evidence(question: Question) -> QuerySet[EvidenceItem]:
-    """The question's evidence that may be read: captured no later than its close."""
-    return question.evidence.filter(
-        captured_at__isnull=False, captured_at__lte=question.closes_at
-    ).order_by("-captured_at", "-id")
 
 
 def meta_features(item: EvidenceItem, closes_at: datetime, *, has_embedding: bool) -> list[float]:

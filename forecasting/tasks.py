@@ -1,19 +1,27 @@
-"""Periodic work for questions (scheduled by Celery beat)."""
+"""Queued and periodic work for questions (periodic runs are scheduled by Celery beat).
+
+Services import this module to enqueue (through ``transaction.on_commit``); each task imports the
+service it calls in its own body. So this module stays light for the web processes that
+enqueue, and the model code (torch, the text encoder) loads only in the training worker, which
+runs the forecasting and training tasks (``CELERY_TASK_ROUTES``).
+"""
 
 import logging
 
 from celery import shared_task
 from django.conf import settings
 
-from forecasting.acquisition import acquire_all
-from forecasting.services import evidence_collect_all
+from forecasting.models import Question
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
 def collect_evidence() -> None:
-    """Turn newly accepted submissions of question bounties into evidence (and re-forecast)."""
+    """Turn newly accepted submissions of question bounties into evidence (each question with
+    new evidence is then re-forecast on the queue)."""
+    from forecasting.services import evidence_collect_all
+
     collected = evidence_collect_all()
     if collected:
         logger.info("collected %s evidence items", collected)
@@ -22,10 +30,23 @@ def collect_evidence() -> None:
 @shared_task(ignore_result=True)
 def acquire_evidence() -> None:
     """Post evidence bounties for uncertain open questions, within each owner's budget."""
+    from forecasting.acquisition import acquire_all
+
     decisions = acquire_all()
     posted = sum(1 for decision in decisions if decision.bounty_id is not None)
     if posted:
         logger.info("acquisition posted %s evidence bounties", posted)
+
+
+@shared_task(ignore_result=True)
+def forecast_question(question_id: int) -> None:
+    """A fresh forecast for one question, stored (on the training queue: the champion's model
+    loads there): when the question is asked, and when its evidence arrives."""
+    from forecasting.services.forecasts import forecast_compute
+
+    question = Question.objects.filter(pk=question_id).first()
+    if question is not None:
+        forecast_compute(question=question)
 
 
 # Longer than other tasks: the search has its own budget; evaluation and the baseline follow it.
@@ -50,7 +71,6 @@ def train_forecaster() -> None:
 def refresh_forecasts() -> None:
     """Re-forecast every open question with the (new) champion (on the training queue: model
     work, and as long as there are open questions)."""
-
-    from forecasting.services import forecasts_refresh_open
+    from forecasting.services.forecasts import forecasts_refresh_open
 
     logger.info("re-forecast %s open questions", forecasts_refresh_open())

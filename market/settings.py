@@ -5,9 +5,12 @@ on embedded defaults (SQLite under ``var/``, tasks in-process, no keys). ``DJANG
 refuses to start without what production needs.
 """
 
+import ipaddress
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -25,8 +28,9 @@ ENVIRONMENTS = ("development", "test", "production")
 
 def env_str(name: str, default: str | None = None) -> str:
     """A string variable; required when ``default`` is None."""
-    value = env.str(name, default=default)  # raises ImproperlyConfigured when missing
-    return str(value)
+    if default is None:  # environ's NOTSET, not None, is what makes a missing variable raise
+        return str(env.str(name))
+    return str(env.str(name, default=default))
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -120,6 +124,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "market.core",
     "market.accounts",
     "market.ledger",
@@ -141,6 +146,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page (web.views.accounts).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "market.urls"
@@ -167,11 +174,12 @@ if PRODUCTION and DATABASE_URL.startswith("sqlite"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production")
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60 if PRODUCTION else 0)
+SILENCED_SYSTEM_CHECKS: list[str] = []
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The duplicate index's covering indexes (INCLUDE) are PostgreSQL's; SQLite (development)
     # gets plain ones, which is all W040 says.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
+    SILENCED_SYSTEM_CHECKS.append("models.W040")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -186,6 +194,11 @@ if DJANGO_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "find"
+# django-axes checks every password attempt first (login and the admin), then Django's backend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -229,8 +242,39 @@ STORAGES = {
 }
 
 # --- Cache (throttling) ---------------------------------------------------------------------
-CACHE_URL = env_str("CACHE_URL", "locmemcache://")
-CACHES = {"default": env.cache_url_config(CACHE_URL)}
+# Every throttle (API, log-in lockouts, sign-up and reset limits) counts in this cache, so it must
+# be shared by all web processes: with a Redis broker it defaults to the broker's server, the
+# next database number (so flushing the cache never touches the queues).
+_CACHE_PER_PROCESS = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+)
+
+
+def _cache_url_beside_broker(broker_url: str) -> str:
+    """redis://host:6379/0 -> redis://host:6379/1; "" when the broker is not Redis."""
+    parts = urlsplit(broker_url)
+    if parts.scheme not in ("redis", "rediss"):
+        return ""
+    database = parts.path.strip("/") or "0"
+    if not database.isdigit() or int(database) >= 15:
+        raise ImproperlyConfigured(
+            "CACHE_URL is required: the broker uses the last Redis database, so there is none "
+            "free beside it"
+        )
+    return parts._replace(path=f"/{int(database) + 1}").geturl()
+
+
+CACHE_URL = env_str("CACHE_URL", "") or _cache_url_beside_broker(env_str("CELERY_BROKER_URL", ""))
+if PRODUCTION and not CACHE_URL:
+    raise ImproperlyConfigured("CACHE_URL is required in production (a Redis URL)")
+CACHES = {"default": env.cache_url_config(CACHE_URL or "locmemcache://")}
+if PRODUCTION and CACHES["default"]["BACKEND"] in _CACHE_PER_PROCESS:
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a shared cache (Redis) in production: throttles and lockouts "
+        "counted per process do not hold across web workers"
+    )
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
@@ -273,8 +317,43 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- Client addresses -----------------------------------------------------------------------
+# Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; from anyone else the
+# header is ignored and the connection's address is the client's (market.core.proxies).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES must be IP addresses or CIDRs, got {_proxy!r}"
+        ) from _exc
+
+# --- Log-in, sign-up and password-reset throttles ----------------------------------------------
+# django-axes: after LOGIN_FAILURE_LIMIT failed log-ins for one account, or from one address,
+# both are refused for LOGIN_LOCKOUT_MINUTES (counted from the lockout: failures while locked
+# out do not extend it), in the shared cache.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "market.core.proxies.client_ip"
+AXES_USERNAME_CALLABLE = "market.accounts.throttle.axes_username"
+AXES_LOCKOUT_CALLABLE = "web.views.accounts.locked_out"
+if not PRODUCTION:
+    # axes.W001 warns that a per-process cache cannot hold lockouts; production refuses one.
+    SILENCED_SYSTEM_CHECKS.append("axes.W001")
+# Sign-ups and reset requests (each counted apart) per client address, and the mails either
+# sends to one address, per hour.
+AUTH_ATTEMPTS_PER_ADDRESS_PER_HOUR = env_int("AUTH_ATTEMPTS_PER_ADDRESS_PER_HOUR", 20, minimum=1)
+AUTH_MAILS_PER_EMAIL_PER_HOUR = env_int("AUTH_MAILS_PER_EMAIL_PER_HOUR", 3, minimum=1)
+
 # --- API ------------------------------------------------------------------------------------
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+# A JSON request body past this answers 413 `too_large` (the largest valid one, a bounty with
+# full instructions and metadata, is under 20 KB).
+API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 1024 * 1024, minimum=1024)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["market.accounts.authentication.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["market.accounts.permissions.HasAPIKeyScope"],
@@ -283,7 +362,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "market.core.api.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["market.core.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "market.core.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -303,6 +382,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "market.core.api.schema_bound_path_ids",
+    ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
@@ -397,7 +480,15 @@ if PRODUCTION and not RECEIPT_SIGNING_KEY:
 RECEIPT_PREVIOUS_PUBLIC_KEYS = env_list("RECEIPT_PREVIOUS_PUBLIC_KEYS", [])
 # Outgoing webhooks may target private addresses only outside production (no SSRF).
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", not PRODUCTION)
+# The one upload limit: the web form, `submission_create` and the verification pipeline (given
+# it at startup by `BountiesConfig.ready`) all refuse above it.
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+# Full image decodes at once per process (a 50 MP photo decodes into ~150-450 MB); the rest wait.
+MAX_CONCURRENT_DECODES = env_int("MAX_CONCURRENT_DECODES", 2, minimum=1)
+# A bounty's window starts at most this long ago and ends at most this far ahead: dates every
+# later time check (capture times, claim ends) can compute with, never year 1 or 9999.
+BOUNTY_MAX_START_AGE = timedelta(hours=env_int("BOUNTY_MAX_START_AGE_HOURS", 24, minimum=0))
+BOUNTY_MAX_HORIZON = timedelta(days=env_int("BOUNTY_MAX_HORIZON_DAYS", 365, minimum=1))
 CELERY_BEAT_SCHEDULE["bounties-expire-due"] = {
     "task": "bounties.tasks.expire_due",
     "schedule": 60.0,
@@ -436,8 +527,28 @@ CELERY_BEAT_SCHEDULE["submissions-sweep"] = {
 CELERY_TASK_ROUTES["bounties.tasks.submission_verify"] = {"queue": "verify"}
 
 # --- Website --------------------------------------------------------------------------------
-# Password reset mail: printed to the console unless a real backend is configured.
+# Sign-up and password-reset mail: printed to the console unless a real backend is configured;
+# production refuses the backends that deliver nothing (the links would only reach the log).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_EMAIL_BACKENDS_THAT_DELIVER_NOTHING = {
+    f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("console", "locmem", "dummy", "filebased")
+}
+if PRODUCTION and EMAIL_BACKEND in _EMAIL_BACKENDS_THAT_DELIVER_NOTHING:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND must deliver mail in production (e.g. "
+        "django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST), not " + EMAIL_BACKEND
+    )
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+if PRODUCTION and EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend" and not EMAIL_HOST:
+    raise ImproperlyConfigured("EMAIL_HOST (the SMTP relay) is required in production")
+EMAIL_HOST = EMAIL_HOST or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 # The map's tile server ({z}/{x}/{y} template); empty hides the map, the list stays.
 MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 
@@ -468,6 +579,8 @@ FORECAST_TORCH_THREADS = env_int("FORECAST_TORCH_THREADS", 1, minimum=1)
 # Training runs on its own queue and worker (Procfile: worker-training), one cycle at a time.
 CELERY_TASK_ROUTES["forecasting.tasks.train_forecaster"] = {"queue": "training"}
 CELERY_TASK_ROUTES["forecasting.tasks.refresh_forecasts"] = {"queue": "training"}
+# Forecasts too: the champion's model (torch, the text encoder) loads in that worker only.
+CELERY_TASK_ROUTES["forecasting.tasks.forecast_question"] = {"queue": "training"}
 
 CELERY_BEAT_SCHEDULE["forecasting-train"] = {
     "task": "forecasting.tasks.train_forecaster",

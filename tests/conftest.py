@@ -11,17 +11,26 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
 from market.accounts.models import Agent, APIKey, User
 from market.accounts.services import api_key_create
 from market.celery import app as celery_app
+from tests import fuzz
 from tests.factories import AgentFactory, RequesterFactory
 from tests.verification.tiny_clip import build_tiny_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "photos"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz tally (`make fuzz` reads it): how many generated cases each fuzz suite tried."""
+    if fuzz.CASES:
+        parts = ", ".join(f"{suite} {count}" for suite, count in sorted(fuzz.CASES.items()))
+        terminalreporter.write_line(f"fuzz: {sum(fuzz.CASES.values())} cases tried ({parts})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,6 +40,14 @@ def pytest_configure(config: pytest.Config) -> None:
             f"The suite runs on PostgreSQL only (DATABASE_URL gives {engine}). "
             "Run `make test`, or set DATABASE_URL=postgres://postgres@127.0.0.1:5432/sightline."
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Throttles and lockouts count in the cache (per address: every test client is 127.0.0.1);
+    each test starts with none counted."""
+    cache.clear()
+    yield
 
 
 @dataclass

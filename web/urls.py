@@ -8,7 +8,17 @@ from web.views import accounts, requester, worker
 urlpatterns = [
     path("", accounts.home, name="home"),
     path("signup/", accounts.signup, name="signup"),
+    path(
+        "signup/confirm/<str:uidb64>/<str:token>/",
+        accounts.signup_confirm,
+        name="signup-confirm",
+    ),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
+    path(
+        "accounts/password_reset/",
+        accounts.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("profile/", accounts.profile, name="profile"),

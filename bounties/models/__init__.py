@@ -5,6 +5,7 @@ from bounties.models.market import (
     AWAITING_VERDICT,
     BOUNTY_TRANSITIONS,
     CLAIM_TRANSITIONS,
+    CLAIM_UPLOAD_GRACE,
     DEFAULT_AUTO_APPROVE_AFTER,
     DEFAULT_CLAIM_TTL,
     MAX_METADATA_BYTES,
@@ -22,6 +23,7 @@ from bounties.models.market import (
     Submission,
     SubmissionEvent,
     SubmissionStatus,
+    claim_holds_after,
     submission_upload_path,
 )
 from bounties.models.webhooks import (
@@ -37,6 +39,7 @@ __all__ = [
     "AWAITING_VERDICT",
     "BOUNTY_TRANSITIONS",
     "CLAIM_TRANSITIONS",
+    "CLAIM_UPLOAD_GRACE",
     "DEFAULT_AUTO_APPROVE_AFTER",
     "DEFAULT_CLAIM_TTL",
     "MAX_METADATA_BYTES",
@@ -59,5 +62,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "claim_holds_after",
     "submission_upload_path",
 ]

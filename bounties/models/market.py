@@ -5,7 +5,7 @@ Allowed transitions live beside each model (``*_TRANSITIONS``); services in
 with an event row recording old, new, actor and reason.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -150,8 +150,31 @@ CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# An upload started before the hold ended still counts if it arrives within this grace (a slow
+# connection on the spot): the claim keeps its slot until then, and only then lapses.
+CLAIM_UPLOAD_GRACE = timedelta(minutes=2)
+
+
+def claim_holds_after(now: datetime) -> datetime:
+    """When a claim ends: an active claim whose hold (``expires_at``) is later than this still
+    holds its slot and takes an upload; at or before it, the claim has lapsed. The one rule
+    for the services, the slot counts (the search's SQL too) and the worker's pages."""
+    return now - CLAIM_UPLOAD_GRACE
+
+
+class ClaimQuerySet(models.QuerySet["Claim"]):
+    def holding(self, now: datetime) -> "ClaimQuerySet":
+        """Active claims that have not ended: each holds a slot and may still be uploaded to."""
+        return self.filter(status=ClaimStatus.ACTIVE, expires_at__gt=claim_holds_after(now))
+
+    def ended(self, now: datetime) -> "ClaimQuerySet":
+        """Active claims that have ended and are waiting to be marked expired."""
+        return self.filter(status=ClaimStatus.ACTIVE, expires_at__lte=claim_holds_after(now))
+
+
 class Claim(models.Model):
-    """A worker holding one slot of a bounty for ``claim_ttl`` while taking the photo."""
+    """A worker holding one slot of a bounty for ``claim_ttl`` while taking the photo (plus
+    ``CLAIM_UPLOAD_GRACE`` for an upload under way when the hold ends)."""
 
     bounty = models.ForeignKey(Bounty, on_delete=models.PROTECT, related_name="claims")
     worker = models.ForeignKey(
@@ -161,8 +184,10 @@ class Claim(models.Model):
         max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.ACTIVE
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField()  # the end of the hold the worker is shown
     closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClaimQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -181,6 +206,11 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"claim #{self.pk} on bounty #{self.bounty_id} by {self.worker_id}"
+
+    def holds_at(self, now: datetime) -> bool:
+        """Whether the claim still holds its slot and takes an upload (``ClaimQuerySet.holding``
+        for one row)."""
+        return self.status == ClaimStatus.ACTIVE and self.expires_at > claim_holds_after(now)
 
 
 class SubmissionStatus(models.TextChoices):
@@ -286,6 +316,12 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"submission #{self.pk} on bounty #{self.bounty_id}"
+
+    @property
+    def review_waiting_since(self) -> datetime:
+        """Since when the submission waits for a person: its appeal, else its upload. The
+        auto-approval deadline and the review queue's age both count from here."""
+        return self.appealed_at or self.received_at
 
 
 class SubmissionEvent(models.Model):

@@ -9,7 +9,7 @@ claimed or awaiting a verdict. Publishing holds ``quantity`` slots; an acceptanc
 nobody is working on, and a verdict on a closed bounty refunds its slot if it was rejected.
 """
 
-from bounties.services import checking
+from bounties.models import CLAIM_UPLOAD_GRACE
 from bounties.services.bounties import (
     BountySpec,
     bounties_expire_due,
@@ -20,7 +20,6 @@ from bounties.services.bounties import (
     reserved_slots,
 )
 from bounties.services.fulfilment import (
-    CLAIM_UPLOAD_GRACE,
     ReportedLocation,
     claim_create,
     claim_release,
@@ -37,7 +36,6 @@ __all__ = [
     "bounty_cancel",
     "bounty_create",
     "bounty_expire",
-    "checking",
     "claim_create",
     "claim_release",
     "claims_expire_due",

@@ -1,11 +1,11 @@
 """Publishing, cancelling and expiring bounties, with their escrow."""
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,10 +25,42 @@ from bounties.models import (
 )
 from bounties.webhooks import webhook_event_emit
 from market.accounts.models import Agent
+from market.core.bounds import json_check, text_check
 from market.core.errors import ApplicationError, field_error
 from market.ledger.services import escrow_hold, escrow_refund, platform_fee_minor
 
 logger = logging.getLogger(__name__)
+
+# The bounds of a bounty's options, here for every caller; the API states them in its schema.
+MAX_PRICE_MINOR = 1_000_000
+MIN_CLAIM_TTL, MAX_CLAIM_TTL = timedelta(minutes=1), timedelta(days=1)
+MIN_AUTO_APPROVE_AFTER, MAX_AUTO_APPROVE_AFTER = timedelta(minutes=5), timedelta(days=30)
+MAX_PER_WORKER = 100
+# Metadata is the agent's own JSON object, echoed back in the API and in webhooks.
+METADATA_MAX_DEPTH = 8
+METADATA_MAX_ITEMS = 256
+METADATA_MAX_STRING = 1_000
+METADATA_MAX_NUMBER = 10**15
+TEXT_MAX_LENGTHS = {
+    name: getattr(Bounty._meta.get_field(name), "max_length", None) or 0
+    for name in ("title", "instructions", "verify")
+}
+
+
+def metadata_check(metadata: Any, *, field: str = "metadata") -> dict[str, Any]:
+    """A bounty's metadata, if it is a JSON object within the bounds above and
+    ``MAX_METADATA_BYTES``; otherwise ``ApplicationError`` naming ``field``."""
+    if not isinstance(metadata, dict):
+        raise field_error(field, "Metadata must be a JSON object.")
+    return json_check(
+        metadata,
+        field=field,
+        max_depth=METADATA_MAX_DEPTH,
+        max_items=METADATA_MAX_ITEMS,
+        max_string=METADATA_MAX_STRING,
+        max_number=METADATA_MAX_NUMBER,
+        max_bytes=MAX_METADATA_BYTES,
+    )
 
 
 @dataclass(frozen=True)
@@ -54,8 +86,12 @@ class BountySpec:
     metadata: dict[str, Any] | None = None
 
 
-def _validate_spec(spec: BountySpec, *, agent: Agent, now: datetime) -> None:
-    """The rules the API serializer also states; services hold them for every caller."""
+def bounty_spec_validate(spec: BountySpec, *, agent: Agent, now: datetime) -> None:
+    """The rules the API serializer also states; services hold them for every caller. Raises
+    ``ApplicationError`` naming the field (``validation_error``, or ``invalid_text`` and the
+    other codes of ``market.core.bounds``)."""
+    for name, max_length in TEXT_MAX_LENGTHS.items():
+        text_check(getattr(spec, name), field=name, max_length=max_length)
     if not -90 <= spec.lat <= 90:
         raise field_error("lat", "Latitude must be between -90 and 90.")
     if not -180 <= spec.lon <= 180:
@@ -64,20 +100,32 @@ def _validate_spec(spec: BountySpec, *, agent: Agent, now: datetime) -> None:
         raise field_error(
             "radius_m", f"The radius must be {MIN_RADIUS_M} to {MAX_RADIUS_M} metres."
         )
+    if spec.starts_at < now - settings.BOUNTY_MAX_START_AGE:
+        raise field_error(
+            "starts_at", f"The window may start at most {settings.BOUNTY_MAX_START_AGE} ago."
+        )
+    if spec.ends_at > now + settings.BOUNTY_MAX_HORIZON:
+        raise field_error(
+            "ends_at", f"The window may end at most {settings.BOUNTY_MAX_HORIZON.days} days ahead."
+        )
     if spec.ends_at <= spec.starts_at:
         raise field_error("ends_at", "The window must end after it starts.")
     if spec.ends_at <= now:
         raise field_error("ends_at", "The window must end in the future.")
-    if spec.price_minor <= 0:
-        raise field_error("price", "The price must be a positive amount in minor units.")
+    if not 0 < spec.price_minor <= MAX_PRICE_MINOR:
+        raise field_error("price", f"The price must be 1 to {MAX_PRICE_MINOR} minor units.")
+    if not MIN_CLAIM_TTL <= spec.claim_ttl <= MAX_CLAIM_TTL:
+        raise field_error("claim_ttl_seconds", "A claim holds 1 minute to 1 day.")
+    if not MIN_AUTO_APPROVE_AFTER <= spec.auto_approve_after <= MAX_AUTO_APPROVE_AFTER:
+        raise field_error("auto_approve_after_seconds", "Auto-approval waits 5 minutes to 30 days.")
+    if not 1 <= spec.max_per_worker <= MAX_PER_WORKER:
+        raise field_error("max_per_worker", f"A worker may take 1 to {MAX_PER_WORKER} slots.")
     if not 1 <= spec.quantity <= MAX_QUANTITY:
         raise field_error("quantity", f"The quantity must be 1 to {MAX_QUANTITY}.")
     if spec.currency.lower() != agent.currency:
         raise field_error("currency", f"This agent's wallet is in {agent.currency}.")
-    if spec.metadata is not None and len(json.dumps(spec.metadata).encode()) > MAX_METADATA_BYTES:
-        raise field_error(
-            "metadata", f"Metadata must be at most {MAX_METADATA_BYTES} bytes of JSON."
-        )
+    if spec.metadata is not None:
+        metadata_check(spec.metadata)
 
 
 def bounty_event_data(bounty: Bounty) -> dict[str, Any]:
@@ -111,7 +159,7 @@ def bounty_create(*, agent: Agent, spec: BountySpec) -> Bounty:
     if not agent.is_active:
         raise ApplicationError("agent_suspended", "This agent is suspended", status=403)
     now = timezone.now()
-    _validate_spec(spec, agent=agent, now=now)
+    bounty_spec_validate(spec, agent=agent, now=now)
     bounty = Bounty.objects.create(
         agent=agent,
         title=spec.title,
@@ -152,10 +200,13 @@ def bounty_lock(bounty_id: int) -> Bounty:
 
 
 def claims_lapse_stale(bounty: Bounty, now: datetime) -> int:
-    """Claims past their hold lapse (checked on every read that counts slots)."""
-    return Claim.objects.filter(
-        bounty=bounty, status=ClaimStatus.ACTIVE, expires_at__lte=now
-    ).update(status=ClaimStatus.EXPIRED, closed_at=now)
+    """Claims that have ended (hold and upload grace) lapse (checked on every read that counts
+    slots)."""
+    return (
+        Claim.objects.ended(now)
+        .filter(bounty=bounty)
+        .update(status=ClaimStatus.EXPIRED, closed_at=now)
+    )
 
 
 def reserved_slots(bounty: Bounty) -> int:

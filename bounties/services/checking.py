@@ -10,29 +10,37 @@ and the duplicate index ignores the submission's own fingerprint.
 """
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from bounties.models import Bounty, Submission, SubmissionStatus
 from bounties.selectors import worker_verdicts
+from bounties.services.bounties import bounty_lock
 from bounties.services.fulfilment import submission_decide, submission_transition
+from market.core.errors import ApplicationError
 from verification.checks import CheckResult, Status
+from verification.checks.relevance import Scorer
 from verification.fingerprints import DatabaseDuplicateIndex
-from verification.image import GeoPoint
+from verification.image import GeoPoint, capture_time_plausible
 from verification.pipeline import PipelineResult, run_all_checks, run_fast_checks
 from verification.policy import Decision, Thresholds, Verdict, decide, reputation
 from verification.target import Target
 
+if TYPE_CHECKING:
+    from verification.safety_model import QuietClassifier
+
 logger = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=10)
-# Only a photo that went through these checks may be accepted without a person.
+# Only a photo that went through these checks, none failed, may be accepted without a person.
 CHECKS_BEFORE_AUTO_APPROVAL = frozenset(
     {"integrity", "location", "time", "duplicates", "safety", "provenance"}
 )
@@ -56,17 +64,21 @@ def _reported(submission: Submission) -> GeoPoint | None:
     return GeoPoint(lat=submission.reported_lat, lon=submission.reported_lon)
 
 
-def _scorer() -> Any:
+def _scorer() -> Scorer | None:
     """The relevance model: the vision server's when VISION_SERVER is set (this process only
     preprocesses), else loaded once per worker process; None without VISION_MODEL_DIR."""
-    from verification.model import get_scorer
-
-    if settings.VISION_SERVER and settings.VISION_MODEL_DIR:
+    if not settings.VISION_MODEL_DIR:
+        return None
+    # Imported here, in the verify worker that runs the model stage: the web imports this
+    # module for the fast stage and must not carry torch and transformers (~400 MB).
+    if settings.VISION_SERVER:
         from verification.serving import get_remote_scorer, server_key
 
         return get_remote_scorer(
             settings.VISION_SERVER, server_key(settings.SECRET_KEY), settings.VISION_MODEL_DIR
         )
+    from verification.model import get_scorer  # torch: see above
+
     return get_scorer(
         settings.VISION_MODEL_DIR,
         max_batch_size=settings.VISION_MAX_BATCH,
@@ -74,9 +86,10 @@ def _scorer() -> Any:
     )
 
 
-def _safety_classifier() -> Any:
+def _safety_classifier() -> "QuietClassifier":
     """Open-NSFW's process-wide session (shared with every thread of a threads-pool worker)."""
-    from verification.checks.safety import get_classifier
+    # ONNX Runtime loads here, in the verify worker, not in the web (as `_scorer`).
+    from verification.safety_model import get_classifier
 
     return get_classifier(settings.VERIFY_SAFETY_THREADS)
 
@@ -92,22 +105,32 @@ def worker_standing(submission: Submission) -> tuple[float | None, int]:
 
 
 def _store(submission: Submission, result: PipelineResult) -> None:
+    """Write the checks and facts. Only a plausible capture time is stored: the pipeline gives
+    no other, and a time the database or its driver cannot hold (year 10000 once a -14:00
+    offset is applied) would make the row unreadable, and the submission undecidable."""
     facts = result.facts.to_dict() if result.facts else {}
     # The embedding is kept apart (large, and not for the worker's page); its model stays.
     embedding = facts.pop("embedding", None)
+    captured_at = result.facts.captured_at if result.facts else None
+    if captured_at is not None and not capture_time_plausible(
+        captured_at, uploaded_at=submission.received_at
+    ):
+        captured_at = facts["captured_at"] = None
     Submission.objects.filter(pk=submission.pk).update(
         checks=[_public(check) for check in result.results],
         facts=facts,
         embedding=embedding,
-        captured_at=result.facts.captured_at if result.facts else None,
+        captured_at=captured_at,
     )
 
 
 def _public(check: CheckResult) -> dict[str, Any]:
+    score = check.score
     return {
         "name": check.name,
         "status": str(check.status),
-        "score": check.score,
+        # JSON has no NaN or infinity (PostgreSQL refuses the row): such a score means nothing.
+        "score": score if score is None or math.isfinite(score) else None,
         "reason": check.reason,
     }
 
@@ -137,8 +160,8 @@ def submission_check_fast(*, submission_id: int) -> Submission:
         return submission
     with _recording_errors(submission):
         _, verdict, _ = _fast_stage(submission, _inputs(submission))
-    if verdict.decision == Decision.REJECTED:
-        return _decided(submission, verdict)
+        if verdict.decision == Decision.REJECTED:
+            return _decided(submission, verdict)
     transaction.on_commit(lambda: _enqueue_model_stage(submission.pk))
     return submission
 
@@ -167,21 +190,36 @@ def _recording_errors(submission: Submission) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        Submission.objects.filter(pk=submission.pk).update(
-            verify_error=f"{type(exc).__name__}: {exc}"[:500]
-        )
+        error = f"{type(exc).__name__}: {exc}"
+        # The message may quote the file's own bytes: no NUL or lone surrogate may reach the row.
+        error = error.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+        Submission.objects.filter(pk=submission.pk).update(verify_error=error[:500])
         raise
 
 
-@transaction.atomic
+_UNDECIDED = (SubmissionStatus.RECEIVED, SubmissionStatus.VERIFYING)
+
+
 def _start_attempt(submission_id: int) -> Submission:
+    """Count a run, then route it: on, or to a person past `VERIFY_MAX_ATTEMPTS`.
+
+    The count comes first, in a transaction of its own (committed when, as in a task, none is
+    open around it), before anything that could fail, reading the whole row included: a run
+    that fails every time still reaches the bound."""
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission_id, status__in=_UNDECIDED).update(
+            verify_attempts=F("verify_attempts") + 1
+        )
+    return _route_attempt(submission_id)
+
+
+@transaction.atomic
+def _route_attempt(submission_id: int) -> Submission:
     submission = (
         Submission.objects.select_for_update().select_related("bounty").get(pk=submission_id)
     )
-    if submission.status not in (SubmissionStatus.RECEIVED, SubmissionStatus.VERIFYING):
+    if submission.status not in _UNDECIDED:
         return submission
-    submission.verify_attempts += 1
-    submission.save(update_fields=["verify_attempts"])
     if submission.verify_attempts > settings.VERIFY_MAX_ATTEMPTS:
         # The worker and the agent read the reason; the error itself is for operators (the
         # review page and the event log show it).
@@ -277,26 +315,60 @@ def submissions_stuck() -> list[int]:
 
 
 def submissions_auto_approve_due() -> int:
-    """Accept submissions that waited for a person longer than their bounty allows
-    (``auto_approve_after``), if no check failed."""
-    approved = 0
+    """Accept the submissions that waited for a person longer than their bounty allows
+    (``auto_approve_after``, from ``review_waiting_since``) when every check ran and none
+    failed. Returns how many were accepted.
+
+    Never an appeal (its worker asked a person to overturn a rejection, so only a person may)
+    and never a photo a check failed, relevance and safety included: those wait for a person
+    however long it takes, and the appeals past their deadline are logged for the operators.
+    Each candidate is judged again under its locks, so one decided or appealed meanwhile is
+    left alone."""
     now = timezone.now()
     waiting = Submission.objects.filter(status=SubmissionStatus.NEEDS_REVIEW).select_related(
         "bounty"
     )
-    for submission in waiting:
-        if submission.received_at + submission.bounty.auto_approve_after > now:
-            continue
-        if any(check.get("status") == Status.FAILED and check.get("name") != "relevance"
-               for check in submission.checks):  # fmt: skip
-            continue
-        if not {check.get("name") for check in submission.checks} >= CHECKS_BEFORE_AUTO_APPROVAL:
-            continue  # verification never finished (out of attempts): a person must look
-        submission_decide(
-            submission=submission,
-            accept=True,
-            reasons=["No verdict in time: accepted automatically."],
-            actor="auto-approve",
-        )
-        approved += 1
+    due = [s.pk for s in waiting if s.review_waiting_since + s.bounty.auto_approve_after <= now]
+    approved = 0
+    for submission_id in due:
+        try:
+            if _auto_approve(submission_id, now):
+                approved += 1
+        except ApplicationError as error:  # a full bounty: a person settles it
+            logger.warning("submission %s not auto-approved: %s", submission_id, error.message)
+    overdue_appeals = waiting.filter(pk__in=due, appealed_at__isnull=False).count()
+    if overdue_appeals:
+        logger.warning("%s appeal(s) waited past their deadline for a person", overdue_appeals)
     return approved
+
+
+def auto_approvable(submission: Submission, now: datetime) -> bool:
+    """Whether the sweep may accept this submission without a person (see
+    `submissions_auto_approve_due`)."""
+    if submission.status != SubmissionStatus.NEEDS_REVIEW or submission.appealed_at is not None:
+        return False
+    if submission.review_waiting_since + submission.bounty.auto_approve_after > now:
+        return False
+    checks = [check for check in submission.checks if isinstance(check, dict)]
+    if any(check.get("status") == Status.FAILED for check in checks):
+        return False
+    # Verification that never finished (out of attempts) leaves checks missing: a person looks.
+    return {check.get("name") for check in checks} >= CHECKS_BEFORE_AUTO_APPROVAL
+
+
+@transaction.atomic
+def _auto_approve(submission_id: int, now: datetime) -> bool:
+    bounty_id = Submission.objects.values_list("bounty_id", flat=True).get(pk=submission_id)
+    bounty_lock(bounty_id)  # bounty, then submission: the order every bounty service uses
+    submission = (
+        Submission.objects.select_for_update().select_related("bounty").get(pk=submission_id)
+    )
+    if not auto_approvable(submission, now):
+        return False
+    submission_decide(
+        submission=submission,
+        accept=True,
+        reasons=["No verdict in time: accepted automatically."],
+        actor="auto-approve",
+    )
+    return True

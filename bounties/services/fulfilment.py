@@ -4,13 +4,14 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bounties.delivery import delivery_prepare
+from bounties.disclosure import submission_event_data
 from bounties.models import (
     CLAIM_TRANSITIONS,
     SUBMISSION_TRANSITIONS,
@@ -38,11 +39,10 @@ logger = logging.getLogger(__name__)
 
 
 def claims_expire_due() -> int:
-    """Lapse every claim past its hold (run by beat; reads also lapse them)."""
+    """Lapse every claim that has ended: its hold and the upload grace after it (run by beat;
+    reads that count slots also lapse them). A claim in its grace keeps its slot."""
     now = timezone.now()
-    return Claim.objects.filter(status=ClaimStatus.ACTIVE, expires_at__lte=now).update(
-        status=ClaimStatus.EXPIRED, closed_at=now
-    )
+    return Claim.objects.ended(now).update(status=ClaimStatus.EXPIRED, closed_at=now)
 
 
 @transaction.atomic
@@ -156,14 +156,7 @@ def submission_decide(
     webhook_event_emit(
         agent=bounty.agent,
         event_type="submission.accepted" if accept else "submission.rejected",
-        data={
-            "id": submission.pk,
-            "object": "submission",
-            "bounty": bounty.pk,
-            "status": submission.status,
-            "reasons": submission.reasons,
-            "decided_at": submission.decided_at,
-        },
+        data=submission_event_data(submission),
     )
     if accept:
         escrow_release(
@@ -195,9 +188,6 @@ def submission_decide(
             idempotency_key=f"refund:submission:{submission.pk}",
         )
     return submission
-
-
-CLAIM_UPLOAD_GRACE = timedelta(minutes=2)  # an upload started before the hold ended still counts
 
 
 @dataclass(frozen=True)
@@ -236,8 +226,7 @@ def submission_create(
         return existing, False
     if claim.worker_id != worker.pk:
         raise ApplicationError("not_found", "No such claim", status=404)
-    now = timezone.now()
-    if claim.status != ClaimStatus.ACTIVE or claim.expires_at + CLAIM_UPLOAD_GRACE < now:
+    if not claim.holds_at(timezone.now()):  # the hold, plus CLAIM_UPLOAD_GRACE
         raise ApplicationError(
             "claim_not_active",
             "This claim has lapsed or was released; claim the bounty again to upload.",
@@ -245,18 +234,15 @@ def submission_create(
         )
     if location is not None and not (-90 <= location.lat <= 90 and -180 <= location.lon <= 180):
         raise field_error("location", "The reported location is not a valid coordinate.")
-    digest = hashlib.sha256()
-    for chunk in photo.chunks():
-        digest.update(chunk)
-    photo.seek(0)
+    photo_sha256, size_bytes = _photo_digest(photo)
     submission = Submission(
         bounty=bounty,
         claim=claim,
         worker=worker,
         upload_id=upload_id,
-        photo_sha256=digest.hexdigest(),
+        photo_sha256=photo_sha256,
         content_type=content_type,
-        size_bytes=photo.size or 0,
+        size_bytes=size_bytes,
         note=note[:1000],
         reported_lat=location.lat if location else None,
         reported_lon=location.lon if location else None,
@@ -272,6 +258,29 @@ def submission_create(
     logger.info("submission %s received for bounty %s", submission.pk, bounty.pk)
     transaction.on_commit(lambda: _enqueue_verification(submission.pk))
     return submission, True
+
+
+def _photo_digest(photo: File) -> tuple[str, int]:
+    """The photo's SHA-256 and size, refused over `MAX_UPLOAD_BYTES` (the one upload limit, which
+    the verification pipeline is given too): counted while reading, not taken from the upload's
+    declared size."""
+    limit = settings.MAX_UPLOAD_BYTES
+    too_large = ApplicationError(
+        "photo_too_large",
+        f"The photo is over the upload limit of {limit / 2**20:.1f} MB.",
+        status=413,
+        extra={"field": "photo", "max_bytes": limit},
+    )
+    if (photo.size or 0) > limit:
+        raise too_large
+    digest, size_bytes = hashlib.sha256(), 0
+    for chunk in photo.chunks():
+        size_bytes += len(chunk)
+        if size_bytes > limit:
+            raise too_large
+        digest.update(chunk)
+    photo.seek(0)
+    return digest.hexdigest(), size_bytes
 
 
 def _enqueue_verification(submission_id: int) -> None:

@@ -1,32 +1,126 @@
 """Writes for questions: create, attach bounties, resolve or annul (once, finally), collect
-evidence from accepted submissions, and compute forecasts."""
+evidence from accepted submissions. A new question and new evidence enqueue a forecast
+(``forecasting.tasks.forecast_question``): forecasts are computed on the queue, never here."""
 
 import logging
-from datetime import datetime
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bounties.models import Bounty, Submission, SubmissionStatus
+from bounties.models import (
+    MAX_QUANTITY,
+    MAX_RADIUS_M,
+    MIN_RADIUS_M,
+    Bounty,
+    Submission,
+    SubmissionStatus,
+)
 from bounties.selectors import haversine_m, worker_verdicts
-from forecasting import baseline
-from forecasting.dataset import usable_evidence
+from bounties.services.bounties import (
+    MAX_AUTO_APPROVE_AFTER,
+    MAX_CLAIM_TTL,
+    MAX_PER_WORKER,
+    MAX_PRICE_MINOR,
+    MIN_AUTO_APPROVE_AFTER,
+    MIN_CLAIM_TTL,
+    TEXT_MAX_LENGTHS,
+    metadata_check,
+)
+from forecasting import tasks
 from forecasting.models import (
     EvidenceItem,
-    Forecast,
     Outcome,
     Question,
     QuestionBounty,
     QuestionStatus,
 )
-from forecasting.selectors import resolved_counts
-from forecasting.serving import champion_prediction
 from market.accounts.models import Agent
+from market.core.bounds import text_check
 from market.core.errors import ApplicationError, field_error
 from verification.policy import reputation
 
 logger = logging.getLogger(__name__)
+
+# A question closes and resolves within this of its asking: far enough for any real question,
+# near enough that every date computed from it is one the database and Python can hold.
+QUESTION_MAX_HORIZON = timedelta(days=5 * 365)
+
+
+@dataclass(frozen=True)
+class TemplateNumber:
+    """The range of one number in an ``evidence_template`` (a bounty field's own range)."""
+
+    minimum: float
+    maximum: float
+    integer: bool = True
+
+
+def template_numbers() -> dict[str, TemplateNumber]:
+    """Every number an ``evidence_template`` may carry, with the bounty's bounds for it."""
+    return {
+        "lat": TemplateNumber(-90, 90, integer=False),
+        "lon": TemplateNumber(-180, 180, integer=False),
+        "radius_m": TemplateNumber(MIN_RADIUS_M, MAX_RADIUS_M),
+        "price": TemplateNumber(1, MAX_PRICE_MINOR),
+        "quantity": TemplateNumber(1, MAX_QUANTITY),
+        "max_per_worker": TemplateNumber(1, MAX_PER_WORKER),
+        "window_seconds": TemplateNumber(60, settings.BOUNTY_MAX_HORIZON.total_seconds()),
+        "claim_ttl_seconds": TemplateNumber(
+            MIN_CLAIM_TTL.total_seconds(), MAX_CLAIM_TTL.total_seconds()
+        ),
+        "auto_approve_after_seconds": TemplateNumber(
+            MIN_AUTO_APPROVE_AFTER.total_seconds(), MAX_AUTO_APPROVE_AFTER.total_seconds()
+        ),
+    }
+
+
+TEMPLATE_TEXTS: dict[str, int] = {**TEXT_MAX_LENGTHS, "currency": 3}
+TEMPLATE_FLAGS = ("require_gps", "blur_faces")
+
+
+def evidence_template_check(template: Any) -> dict[str, Any]:
+    """``template`` if every key is one a bounty has and every value is within that field's
+    bounds (numbers finite and in range, text storable, metadata a bounded object); otherwise
+    ``ApplicationError`` naming ``evidence_template``. What cannot be checked alone (a
+    location from the question, a window from ``closes_at``) ``_check_template`` tries."""
+    field = "evidence_template"
+    if not isinstance(template, dict):
+        raise field_error(field, "The template must be a JSON object.")
+    numbers = template_numbers()
+    for key, value in template.items():
+        path = f"{field}.{key}"
+        if key in numbers:
+            bound = numbers[key]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not bound.minimum <= value <= bound.maximum
+                or (bound.integer and value != int(value))
+            ):
+                kind = "a whole number" if bound.integer else "a number"
+                raise field_error(
+                    field, f"{key} must be {kind} from {bound.minimum:g} to {bound.maximum:g}."
+                )
+        elif key in TEMPLATE_TEXTS:
+            if not isinstance(value, str):
+                raise field_error(field, f"{key} must be text.")
+            text_check(value, field=path, max_length=TEMPLATE_TEXTS[key])
+        elif key in TEMPLATE_FLAGS:
+            if not isinstance(value, bool):
+                raise field_error(field, f"{key} must be true or false.")
+        elif key == "metadata":
+            if not isinstance(value, dict):
+                raise field_error(field, "metadata must be a JSON object.")
+            metadata_check(value, field=path)
+        else:
+            raise field_error(field, f"Unknown key {str(key)[:50]!r}.")
+    return template
 
 
 @transaction.atomic
@@ -44,22 +138,36 @@ def question_create(
     max_acquisition_spend_minor: int = 0,
 ) -> Question:
     """A new open question. Evidence captured after ``closes_at`` never counts."""
-    if closes_at <= timezone.now():
+    now = timezone.now()
+    text_check(title, field="title", max_length=Question._meta.get_field("title").max_length)
+    text_check(
+        resolution_criteria,
+        field="resolution_criteria",
+        max_length=Question._meta.get_field("resolution_criteria").max_length,
+    )
+    if closes_at <= now:
         raise field_error("closes_at", "The question must close in the future.")
     if resolves_at < closes_at:
         raise field_error("resolves_at", "A question resolves at or after it closes.")
+    if resolves_at > now + QUESTION_MAX_HORIZON:
+        raise field_error(
+            "resolves_at", f"A question resolves within {QUESTION_MAX_HORIZON.days} days."
+        )
     if (lat is None) != (lon is None):
         raise field_error("lat", "Give both lat and lon, or neither.")
+    if lat is not None and not (-90 <= lat <= 90 and -180 <= (lon or 0) <= 180):
+        raise field_error("lat", "Latitude must be -90..90 and longitude -180..180.")
     if stake_minor < 0 or max_acquisition_spend_minor < 0:
         raise field_error("max_acquisition_spend", "Amounts cannot be negative.")
     if evidence_template:
+        evidence_template_check(evidence_template)
         _check_template(agent, title, closes_at, lat, lon, evidence_template)
     question = Question.objects.create(
         agent=agent, title=title, resolution_criteria=resolution_criteria, closes_at=closes_at,
         resolves_at=resolves_at, lat=lat, lon=lon, evidence_template=evidence_template or {},
         stake_minor=stake_minor, max_acquisition_spend_minor=max_acquisition_spend_minor,
     )  # fmt: skip
-    forecast_compute(question=question)
+    _forecast_after_commit(question)
     return question
 
 
@@ -182,40 +290,15 @@ def evidence_collect(*, question: Question) -> list[EvidenceItem]:
         except IntegrityError:  # collected concurrently
             continue
     if created:
-        forecast_compute(question=question)
+        _forecast_after_commit(question)
     return created
 
 
-def forecast_compute(*, question: Question) -> Forecast:
-    """A fresh forecast from the champion model (on the question's text and the evidence
-    captured before it closes). Until a model has been promoted, or if the champion cannot
-    run, that is the base rate of resolved questions (the same whatever the evidence)."""
-    served = champion_prediction(question)
-    if served is not None:
-        return Forecast.objects.create(
-            question=question, probability=served.probability, interval_low=served.low,
-            interval_high=served.high, model_version=served.model_version,
-            evidence_count=served.evidence_count,
-        )  # fmt: skip
-    yes, no = resolved_counts()
-    prediction = baseline.base_rate(yes, no)
-    return Forecast.objects.create(
-        question=question,
-        probability=prediction.probability,
-        interval_low=prediction.low,
-        interval_high=prediction.high,
-        model_version=baseline.MODEL_VERSION,
-        evidence_count=usable_evidence(question).count(),
-    )
-
-
-def forecasts_refresh_open() -> int:
-    """Re-forecast every open question (after a new champion is promoted or rolled back)."""
-    count = 0
-    for question in Question.objects.filter(status=QuestionStatus.OPEN).iterator():
-        forecast_compute(question=question)
-        count += 1
-    return count
+def _forecast_after_commit(question: Question) -> None:
+    """The question's forecast is computed on the queue (where the model loads) once this
+    transaction commits; until it is stored, the API serves the base rate marked pending."""
+    question_id = question.pk
+    transaction.on_commit(lambda: tasks.forecast_question.delay(question_id))
 
 
 def evidence_collect_all() -> int:

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
 from forecasting import baseline, dataset
 from forecasting.model import ForecastModel, ModelConfig
 from forecasting.models import ModelVersion, ModelVersionStatus
+from forecasting.services.versions import model_version_promote
 from forecasting.serving import load_version
 from forecasting.text import TextEncoder, get_text_encoder
 from forecasting.train import (
@@ -37,7 +37,6 @@ from forecasting.train import (
     scores,
     train,
 )
-from market.core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -377,28 +376,3 @@ def _record(
         version = model_version_promote(version=version, actor="training cycle")
 
     return version
-
-
-@transaction.atomic
-def model_version_promote(*, version: ModelVersion, actor: str) -> ModelVersion:
-    """Make ``version`` the champion (a promotion, or an operator's rollback to an earlier
-    version): the current champion retires, and open questions are re-forecast."""
-    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
-    if version.status == ModelVersionStatus.CHAMPION:
-        return version
-    if version.status == ModelVersionStatus.FAILED or not version.artifact_path:
-        raise ApplicationError("not_promotable", "This version has no usable model", status=409)
-    ModelVersion.objects.select_for_update().filter(status=ModelVersionStatus.CHAMPION).update(
-        status=ModelVersionStatus.RETIRED
-    )
-    version.status, version.promoted_at = ModelVersionStatus.CHAMPION, timezone.now()
-    version.save(update_fields=["status", "promoted_at"])
-    logger.info("%s promoted %s", actor, version.name)
-    transaction.on_commit(_refresh_forecasts)
-    return version
-
-
-def _refresh_forecasts() -> None:
-    from forecasting.tasks import refresh_forecasts  # tasks import services, not the reverse
-
-    refresh_forecasts.delay()

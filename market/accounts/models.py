@@ -38,6 +38,11 @@ class User(AbstractUser):
         default=False,
         help_text="Sees only test-mode bounties (paid in test money), never live ones.",
     )
+    awaiting_confirmation = models.BooleanField(
+        default=False,
+        help_text="Signed up on the website and not yet confirmed by the emailed link "
+        "(inactive until then).",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

@@ -5,12 +5,20 @@ import hmac
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from market.accounts import keys
 from market.accounts.models import Agent, AgentStatus, APIKey, Role, Scope, User
@@ -54,6 +62,98 @@ def user_create(
         is_staff=is_operator,
         is_superuser=is_operator,
     )
+
+
+class SignupTokenGenerator(PasswordResetTokenGenerator):
+    """Links that confirm a sign-up: valid for ``PASSWORD_RESET_TIMEOUT``, and dead once the
+    account is confirmed or its password changes (a newer sign-up for the address)."""
+
+    key_salt = "market.accounts.services.SignupTokenGenerator"
+
+    def _make_hash_value(self, user: Any, timestamp: int) -> str:
+        return f"{super()._make_hash_value(user, timestamp)}{user.awaiting_confirmation}"
+
+
+signup_tokens = SignupTokenGenerator()
+SIGNUP_ROLES = (Role.WORKER, Role.REQUESTER)
+
+
+def _mail(*, to: str, template: str, context: dict[str, Any]) -> None:
+    subject = render_to_string(f"registration/{template}_subject.txt", context)
+    body = render_to_string(f"registration/{template}_email.txt", context)
+    send_mail(" ".join(subject.split()), body, None, [to])
+
+
+def user_sign_up(*, email: str, role: Role, password: str) -> None:
+    """Sign ``email`` up, answering nothing: the caller cannot tell a new address from a taken
+    one, so neither can whoever is typing addresses into the form.
+
+    A new address gets an inactive account and a link that confirms it; an address with an
+    unconfirmed account gets the new password and role and a fresh link (the old one dies); any
+    other account (active, or deactivated by an operator) gets a notice that someone tried, and
+    nothing changes. The password is hashed on every path, so the time taken does not tell
+    either."""
+    email = _clean_email(email)
+    if role not in SIGNUP_ROLES:
+        raise ApplicationError(
+            "invalid_role", "Choose worker or requester", extra={"field": "role"}
+        )
+    password_hash = make_password(password)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(
+                email, None, role=role, is_active=False, awaiting_confirmation=True
+            )
+        if user.awaiting_confirmation:
+            user.password, user.role = password_hash, role
+            user.save(update_fields=["password", "role"])
+    if user.awaiting_confirmation:
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        path = reverse(
+            "signup-confirm", kwargs={"uidb64": uid, "token": signup_tokens.make_token(user)}
+        )
+        _mail(
+            to=email,
+            template="signup_confirm",
+            context={"email": email, "link": settings.SITE_URL + path},
+        )
+    else:
+        context = {
+            "email": email,
+            "login_link": settings.SITE_URL + reverse("login"),
+            "reset_link": settings.SITE_URL + reverse("password_reset"),
+        }
+        _mail(to=email, template="signup_taken", context=context)
+
+
+def user_for_signup_link(*, uidb64: str, token: str) -> User | None:
+    """The unconfirmed account a sign-up link names, or None when the link is not (or no
+    longer) valid."""
+    try:
+        user_id = int(urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    user = User.objects.filter(pk=user_id, awaiting_confirmation=True).first()
+    if user is None or not signup_tokens.check_token(user, token):
+        return None
+    return user
+
+
+@transaction.atomic
+def user_confirm_signup(*, uidb64: str, token: str) -> User | None:
+    """Activate the account a valid sign-up link names (once: the link dies with it); None when
+    the link is not valid."""
+    user = user_for_signup_link(uidb64=uidb64, token=token)
+    if user is None:
+        return None
+    activated = User.objects.filter(pk=user.pk, awaiting_confirmation=True).update(
+        is_active=True, awaiting_confirmation=False
+    )
+    if not activated:  # confirmed meanwhile by another click
+        return None
+    user.is_active, user.awaiting_confirmation = True, False
+    return user
 
 
 @transaction.atomic

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from market.core.bounds import text_is_storable
 from market.core.errors import ApplicationError
 from market.core.models import IdempotencyRecord
 
@@ -104,10 +105,10 @@ def idempotent(
         key = request.headers.get(HEADER, "").strip()
         if not key:
             return handler(view, request, *args, **kwargs)
-        if len(key) > MAX_KEY_LENGTH:
+        if len(key) > MAX_KEY_LENGTH or not text_is_storable(key):
             raise ApplicationError(
                 "invalid_idempotency_key",
-                f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters.",
+                f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters, without NUL.",
             )
         principal = f"agent:{request.user.pk}" if request.user else "anonymous"
         claimed = _claim(principal=principal, key=key, fingerprint=_fingerprint(request))

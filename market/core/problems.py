@@ -9,7 +9,9 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions
@@ -102,6 +104,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                 **exc.extra,
             )
         )
+    if isinstance(exc, RequestDataTooBig):
+        return _problem_response(_too_large(instance))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -181,7 +185,22 @@ def handler500(request: HttpRequest) -> HttpResponse:
     return render(request, "500.html", status=500)
 
 
+def _too_large(instance: str | None) -> dict[str, Any]:
+    """Past Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB): the answer of the JSON parser's
+    smaller limit (``market.core.parsers``), so every oversized body gets one answer."""
+    limit = settings.API_MAX_JSON_BYTES
+    return problem(
+        status=413,
+        code="too_large",
+        detail=f"The request body is over {limit} bytes.",
+        instance=instance,
+        max_bytes=limit,
+    )
+
+
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request) and isinstance(exception, RequestDataTooBig):
+        return JsonResponse(_too_large(request.path), status=413, content_type=PROBLEM_CONTENT_TYPE)
     if _is_api(request):
         body = problem(
             status=400,

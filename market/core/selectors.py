@@ -12,6 +12,8 @@ from market.celery import app as celery_app
 from market.core.models import WorkerHeartbeat
 
 HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
+HEALTH_UP = "up"
+HEALTH_DEGRADED = "degraded"
 
 
 def _database_status() -> dict[str, Any]:
@@ -81,7 +83,8 @@ def _vision_model_status() -> dict[str, Any]:
 
 
 def system_health() -> dict[str, Any]:
-    """Each component's status, and ``ok`` only when every component is ok."""
+    """Each component's status, and ``up`` only when every component is ok (else
+    ``degraded``)."""
     components = {
         "database": _database_status(),
         "broker": _broker_status(),
@@ -89,4 +92,4 @@ def system_health() -> dict[str, Any]:
         "vision_model": _vision_model_status(),
     }
     healthy = all(part["status"] == "ok" for part in components.values())
-    return {"status": "ok" if healthy else "error", "components": components}
+    return {"status": HEALTH_UP if healthy else HEALTH_DEGRADED, "components": components}

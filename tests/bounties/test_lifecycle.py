@@ -7,7 +7,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from bounties.models import BountyEvent, BountyStatus, Claim, ClaimStatus, SubmissionStatus
+from bounties.models import (
+    CLAIM_UPLOAD_GRACE,
+    BountyEvent,
+    BountyStatus,
+    Claim,
+    ClaimStatus,
+    SubmissionStatus,
+)
 from bounties.selectors import with_open_slots
 from bounties.services import (
     bounties_expire_due,
@@ -112,6 +119,10 @@ def test_expiry_refunds_and_waits_for_running_claims(owner: Actor) -> None:
     type(bounty).objects.filter(pk=bounty.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
     assert bounties_expire_due() == 0  # the claim still holds
     Claim.objects.filter(pk=claim.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert bounties_expire_due() == 0  # an upload may still be under way
+    Claim.objects.filter(pk=claim.pk).update(
+        expires_at=timezone.now() - CLAIM_UPLOAD_GRACE - timedelta(seconds=1)
+    )
     assert bounties_expire_due() == 1
     bounty.refresh_from_db()
     assert bounty.status == BountyStatus.EXPIRED

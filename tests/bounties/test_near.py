@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bounties.models import Bounty, Claim
+from bounties.models import CLAIM_UPLOAD_GRACE, Bounty, Claim
 from bounties.selectors import bounties_near, bounty_rows_near, with_open_slots
 from bounties.services import claim_create
 from tests.bounties.helpers import funded_bounty, submit
@@ -42,7 +42,9 @@ def test_it_counts_open_slots_in_the_search(owner: Actor) -> None:
     bounty = funded_bounty(owner.agent, quantity=4, metadata={"store": 17})
     claim_create(bounty=bounty, worker=UserFactory())
     lapsed = claim_create(bounty=bounty, worker=UserFactory())
-    Claim.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Claim.objects.filter(pk=lapsed.pk).update(
+        expires_at=timezone.now() - CLAIM_UPLOAD_GRACE - timedelta(seconds=1)
+    )
     submit(bounty, UserFactory())
     [row] = bounty_rows_near(lat=bounty.lat, lon=bounty.lon, within_m=100, agent=owner.agent)
     [near] = bounties_near(lat=bounty.lat, lon=bounty.lon, within_m=100, agent=owner.agent)

@@ -6,6 +6,7 @@ from django.test import Client
 from market.core.models import WorkerHeartbeat
 from market.core.tasks import worker_heartbeat
 from tests.conftest import wait_for
+from tests.factories import OperatorFactory
 
 pytestmark = [pytest.mark.celery_worker]
 
@@ -18,7 +19,9 @@ def test_a_worker_consumes_both_queues_and_health_reports_it(celery_worker) -> N
     assert set(heartbeats) == {"default", "verify"}
     assert all(hostname.startswith("test-") for hostname in heartbeats.values())
 
-    health = Client().get("/api/v1/health/").json()
+    operator = Client()
+    operator.force_login(OperatorFactory())  # the details are for operators
+    health = operator.get("/api/v1/health/").json()
     queues = health["components"]["workers"]["queues"]
     assert queues["default"]["status"] == queues["verify"]["status"] == "ok"
 

@@ -1,16 +1,26 @@
+"""The health endpoint's details, read with an API key (anonymous callers get the status only:
+test_health_public.py)."""
+
 import pytest
 from rest_framework.test import APIClient
+
+from tests.conftest import Actor
 
 pytestmark = pytest.mark.django_db
 
 HEALTH = "/api/v1/health/"
 
 
+@pytest.fixture
+def api_client(owner: Actor) -> APIClient:
+    return owner.client()
+
+
 def test_it_is_healthy_with_tasks_in_process(api_client: APIClient) -> None:
     response = api_client.get(HEALTH)
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "ok"
+    assert body["status"] == "up"
     assert body["components"]["database"] == {"status": "ok", "vendor": "postgresql"}
     assert body["components"]["broker"]["mode"] == "in-process"
     assert body["components"]["vision_model"]["mode"] == "not_configured"

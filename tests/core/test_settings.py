@@ -15,6 +15,9 @@ PRODUCTION_ENV = {
     "STRIPE_SECRET_KEY": "sk_live_fake_key_for_the_settings_test",
     "STRIPE_WEBHOOK_SECRET": "whsec_fake_secret_for_the_settings_test",
     "RECEIPT_SIGNING_KEY": "bm90LWEtcmVhbC1rZXktanVzdC0zMi1ieXRlcy1sb24=",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_HOST": "smtp.example.com",
 }
 
 

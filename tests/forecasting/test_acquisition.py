@@ -17,6 +17,7 @@ from forecasting import acquisition
 from forecasting.acquisition import acquire, acquire_all
 from forecasting.models import (
     AcquisitionDecision,
+    EvidenceItem,
     Forecast,
     Question,
     QuestionBounty,
@@ -26,8 +27,10 @@ from forecasting.services import question_create
 from market.ledger.selectors import wallet_summary
 from market.ledger.services import platform_fee_minor, wallet_credit_test_funds
 from tests.accounts.test_authentication import assert_problem
+from tests.bounties.helpers import funded_bounty, submit
 from tests.concurrency import run_concurrently
 from tests.conftest import Actor, make_actor
+from tests.factories import UserFactory
 from tests.ledger.helpers import assert_books_are_right
 
 pytestmark = pytest.mark.django_db
@@ -314,3 +317,19 @@ def test_concurrent_cycles_never_spend_past_the_budget() -> None:
     posted = AcquisitionDecision.objects.filter(question=question, action=POSTED)
     assert posted.aggregate(total=Sum("cost_minor"))["total"] == committed
     assert_books_are_right()
+
+
+def test_it_waits_for_the_forecast_on_new_evidence_before_buying(owner: Actor) -> None:
+    fund(owner)
+    question = uncertain_question(owner)
+    photo = submit(funded_bounty(owner.agent), UserFactory())
+    EvidenceItem.objects.create(
+        question=question, submission=photo, verify_text="a queue", captured_at=timezone.now()
+    )
+
+    decision = acquire(question)  # the forecast on that evidence is still on the queue
+
+    assert decision.action == SKIPPED and decision.reason.startswith(acquisition.NO_FORECAST)
+    assert auto_bounties(question) == []
+    forecast(question)  # the queue stored it
+    assert acquire(question).action == POSTED

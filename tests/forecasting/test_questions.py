@@ -140,20 +140,23 @@ def accepted_submission(bounty, captured_at) -> Submission:
     )  # fmt: skip
 
 
-def test_evidence_captured_after_the_close_never_leaks_in(owner: Actor) -> None:
+def test_evidence_captured_after_the_close_never_leaks_in(
+    owner: Actor, django_capture_on_commit_callbacks: Any
+) -> None:
     question = make_question(owner, lat=51.5072, lon=-0.1276)
     bounty = funded_bounty(owner.agent)
     question_attach_bounty(question=question, bounty=bounty)
     before = accepted_submission(bounty, question.closes_at - timedelta(minutes=5))
     accepted_submission(bounty, question.closes_at + timedelta(minutes=5))  # after the close
-    collected = evidence_collect(question=question)
+    with django_capture_on_commit_callbacks(execute=True):  # the forecast task it enqueues
+        collected = evidence_collect(question=question)
     assert [item.submission_id for item in collected] == [before.pk]
     assert evidence_collect(question=question) == []  # once each
     item = EvidenceItem.objects.get()
     assert item.embedding == [0.1, 0.2] and item.verify_text == bounty.verify
     assert item.distance_m is not None and item.distance_m < 2_000
     forecast = owner.client().get(f"{QUESTIONS}{question.pk}/forecast").json()
-    assert forecast["evidence_count"] == 1  # recomputed when evidence arrived
+    assert forecast["evidence_count"] == 1 and not forecast["pending"]  # recomputed on the queue
 
 
 def test_bounties_attach_once_to_their_own_agents_questions(owner: Actor, outsider: Actor) -> None:

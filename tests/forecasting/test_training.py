@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from forecasting import dataset
 from forecasting.models import Forecast, ModelVersion, ModelVersionStatus, Outcome
-from forecasting.services import forecast_compute
-from forecasting.services.training import model_version_promote, training_cycle
+from forecasting.services import model_version_promote
+from forecasting.services.forecasts import forecast_compute
+from forecasting.services.training import training_cycle
 from forecasting.text import get_text_encoder
 from tests.factories import OperatorFactory
 from tests.forecasting.conftest import World

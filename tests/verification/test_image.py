@@ -8,6 +8,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from tests.verification.conftest import photo_bytes
+from verification.delivery_copy import delivery_jpeg, detect_faces
 from verification.image import (
     MIME_HEIF,
     MIME_JPEG,
@@ -15,8 +16,6 @@ from verification.image import (
     MIME_WEBP,
     ImageLimits,
     ImageRefused,
-    delivery_jpeg,
-    detect_faces,
     load_image,
     sniff_mime_type,
 )

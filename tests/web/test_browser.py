@@ -8,6 +8,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from bounties.models import Bounty, Submission, SubmissionStatus
@@ -17,6 +18,7 @@ from tests.bounties.photos import DSCN0010_GPS, PHOTOS, with_capture_time
 from tests.conftest import Actor
 from tests.factories import UserFactory
 from tests.web.browser import browser_page, in_thread, only_tiles, serious_violations, shot
+from tests.web.test_accounts import emailed_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,6 +88,9 @@ def test_a_worker_signs_up_finds_claims_uploads_and_is_paid(
         page.get_by_label("Password again").fill(PASSWORD)
         shot(page, "flow1-0-signup")
         page.get_by_role("button", name="Create my account").click()
+        page.get_by_role("heading", name="Check your email").wait_for()
+        page.goto(emailed_link(mail.outbox[-1]))
+        page.get_by_role("button", name="Confirm my account").click()
         page.wait_for_url("**/find/")
         worker = in_thread(User.objects.get, email="new.worker@example.com")
         in_thread(give_history, worker, owner.agent)

@@ -199,7 +199,7 @@ def _png(width: int, height: int) -> bytes:
         (b"%PDF-1.7 not a photo at all", "not a photo we accept"),
         (photo_bytes("corrupted.jpg"), "The JPEG file is damaged"),
         (b"\xff\xd8\xff\xe0" + b"\0" * 100, "damaged"),
-        (_png(8_000, 7_000), "megapixels; the limit is 50"),
+        (_png(8_000, 7_000), "megapixels; the limit for PNG and WebP images is 16"),
     ],
 )
 def test_bad_files_get_a_message_next_to_the_field(worker_client, worker, bounty, data, message):

@@ -33,10 +33,12 @@ def check_location(
 ) -> CheckResult:
     rules = rules or LocationRules()
     name = CheckName.LOCATION
+    gps, reported = _on_earth(gps), _on_earth(reported)
     accuracy_m = (
         rules.default_reported_accuracy_m if reported_accuracy_m is None else reported_accuracy_m
     )
-    usable_report = reported if accuracy_m <= rules.max_reported_accuracy_m else None
+    # NaN, infinite or negative accuracies come only from broken or forged reports.
+    usable_report = reported if 0 <= accuracy_m <= rules.max_reported_accuracy_m else None
     if gps is None:
         if target.require_gps:
             return failed(
@@ -93,6 +95,13 @@ def check_location(
     return passed(
         name, "The photo was taken inside the area.", _closeness(distance_m, target), **details
     )
+
+
+def _on_earth(point: GeoPoint | None) -> GeoPoint | None:
+    """The point if it is a coordinate (finite, in range), else None: treated as absent."""
+    if point is None or not (-90 <= point.lat <= 90 and -180 <= point.lon <= 180):
+        return None
+    return point
 
 
 def _closeness(distance_m: float, target: Target) -> float:

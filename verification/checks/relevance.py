@@ -8,12 +8,14 @@ score, so the status here is only a summary.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
 
 from verification.checks import CheckName, CheckResult, failed, passed, skipped
-from verification.model import RelevanceScore
+
+if TYPE_CHECKING:  # the model (torch, transformers) loads only where a scorer runs it
+    from verification.model import RelevanceScore
 
 
 class Scorer(Protocol):

