@@ -47,21 +47,24 @@ from transformers import CLIPConfig, CLIPModel  # noqa: E402
 from bench.readme import replace_section  # noqa: E402
 from tests.verification.corpus import (  # noqa: E402
     COPY_KINDS,
+    EVASION_KINDS,
     PHOTOS,
     distinct_images,
     photo_tiles,
 )
 from tests.verification.tiny_clip import clip_processor  # noqa: E402
-from verification.checks import safety as safety_check  # noqa: E402
+from verification import safety_model as safety_check  # noqa: E402
 from verification.checks.duplicates import (  # noqa: E402
+    STORED_CROPS,
     DuplicateRules,
     Fingerprint,
+    Hashes,
     MemoryDuplicateIndex,
     image_fingerprint,
 )
-from verification.checks.safety import QuietClassifier  # noqa: E402
 from verification.model import RelevanceScorer, VisionModel, pick_device  # noqa: E402
 from verification.pipeline import Target, run_all_checks, run_fast_checks  # noqa: E402
+from verification.safety_model import QuietClassifier  # noqa: E402
 from verification.serving import RemoteScorer, server_key  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "verify.json"
@@ -76,6 +79,8 @@ PIPELINE_PHOTOS = (
     "HMD_Nokia_8.3_5G.heif",
 )
 RULES = DuplicateRules()
+# Every kind of copy the rates count: the plain ones, then the evasions.
+ALL_COPY_KINDS = {**COPY_KINDS, **EVASION_KINDS}
 NO_SPECTRUM = -1.0  # a cosine every pair meets: the spectrum confirmation off
 RULE_VARIANTS = {
     "default: pHash<=10, dHash<=12, spectrum>=0.8, quality>=20": RULES,
@@ -549,8 +554,9 @@ def bench_server(
 
 
 def corpus_fingerprints(count: int, copies_of: int, progress: tqdm) -> dict[str, Any]:
-    """Fingerprints of `count` distinct photos, and of five kinds of copies of `copies_of` of
-    them. `tiles`: how many of the photos (the first ones) are tiles of the real photos."""
+    """Fingerprints of `count` distinct photos, and of every kind of copy (`ALL_COPY_KINDS`) of
+    `copies_of` of them. `tiles`: how many of the photos (the first ones) are tiles of the real
+    photos."""
     images = distinct_images(count, seed=7)
     tiles = min(count // 3, sum(1 for _ in photo_tiles()))
     distinct = []
@@ -560,7 +566,7 @@ def corpus_fingerprints(count: int, copies_of: int, progress: tqdm) -> dict[str,
     rng = random.Random(5)
     copies: list[tuple[int, str, Fingerprint]] = []
     for number in rng.sample(range(count), copies_of):
-        for kind, make_copy in COPY_KINDS.items():
+        for kind, make_copy in ALL_COPY_KINDS.items():
             copy = image_fingerprint(make_copy(images[number], rng), sha256=f"copy:{number}")
             copies.append((number, kind, copy))
         progress.update(1)
@@ -620,14 +626,15 @@ def synthetic_hashes(base: list[Fingerprint], count: int, seed: int = 1) -> list
     bits = np.arange(64, dtype=np.uint64)
     extra = count - len(out)
     hashes: dict[str, np.ndarray] = {}
+    views = 1 + len(STORED_CROPS)  # each synthetic photo stores as many views as a real one
     for name in ("phash", "dhash"):
         values = np.array([getattr(fp, name) for fp in base], dtype=np.uint64)
         frequency = ((values[:, None] >> bits) & np.uint64(1)).mean(axis=0)
-        drawn = (rng.random((extra, 64)) < frequency).astype(np.uint64)
-        hashes[name] = (drawn << bits).sum(axis=1, dtype=np.uint64)
+        drawn = (rng.random((extra * views, 64)) < frequency).astype(np.uint64)
+        hashes[name] = (drawn << bits).sum(axis=1, dtype=np.uint64).reshape(extra, views)
     qualities = rng.choice([fp.quality for fp in base], size=extra)
     spectra = rng.integers(len(base), size=extra)  # a real photo's spectrum (stored bytes)
-    for number, (phash, dhash, quality, source) in enumerate(
+    for number, (phashes, dhashes, quality, source) in enumerate(
         zip(
             hashes["phash"].tolist(),
             hashes["dhash"].tolist(),
@@ -636,7 +643,13 @@ def synthetic_hashes(base: list[Fingerprint], count: int, seed: int = 1) -> list
             strict=True,
         )
     ):
-        out.append(Fingerprint(f"synthetic:{number}", phash, dhash, quality, base[source].spectrum))
+        spectrum = base[source].spectrum
+        crops = tuple(Hashes(p, d, spectrum) for p, d in zip(phashes[1:], dhashes[1:], strict=True))
+        out.append(
+            Fingerprint(
+                f"synthetic:{number}", phashes[0], dhashes[0], quality, spectrum, crops=crops
+            )
+        )
     return out
 
 
@@ -696,7 +709,7 @@ def bench_database_index(
     django.setup()
     from django.db import connection
 
-    from verification.fingerprints import DatabaseDuplicateIndex, fingerprint_row
+    from verification.fingerprints import DatabaseDuplicateIndex, fingerprint_rows
     from verification.models import PhotoFingerprint
 
     if connection.vendor != "postgresql":
@@ -705,7 +718,7 @@ def bench_database_index(
     stored = synthetic_hashes(corpus["distinct"], max(sizes))
     table = PhotoFingerprint._meta.db_table
     columns = [
-        "reference", "sha256", "phash", "dhash", "quality", "spectrum",
+        "reference", "sha256", "phash", "dhash", "quality", "spectrum", "view",
         "band0", "band1", "band2", "band3", "created_at",
     ]  # fmt: skip
     out: dict[str, Any] = {}
@@ -723,8 +736,8 @@ def bench_database_index(
             with connection.cursor() as cursor:
                 with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                     for number in range(loaded, size):
-                        row = fingerprint_row(str(number), stored[number], RULES)
-                        copy.write_row([getattr(row, c) for c in columns[:-1]] + [now])
+                        for row in fingerprint_rows(str(number), stored[number], RULES):
+                            copy.write_row([getattr(row, c) for c in columns[:-1]] + [now])
                 loaded = size
                 cursor.execute(f"VACUUM ANALYZE {table}")
             insert_s = time.perf_counter() - started
@@ -886,10 +899,15 @@ def write_readme(results: dict[str, Any]) -> None:
     lines += [
         "",
         f"Near-duplicate lookup (pHash <= {RULES.max_distance} bits, dHash <= "
-        f"{RULES.max_confirm_distance}, spectrum >= {RULES.min_similarity}): 10k real corpus "
+        f"{RULES.max_confirm_distance}, spectrum >= {RULES.min_similarity}, "
+        f">= {RULES.min_view_similarity} through a searched view other than the photo itself): "
+        "10k real corpus "
         "hashes, larger sizes add synthetic hashes drawn with the corpus's per-bit frequencies. "
-        "PostgreSQL: rows loaded with COPY, then VACUUM ANALYZE; one query of four index-only "
-        "scans on the covering band indexes, Hamming distances filtered in the index."
+        f"Each photo stores {1 + len(STORED_CROPS)} views (the whole picture and its centre "
+        "crops) as index entries; each lookup searches up to six views (the photo, its centre "
+        "crop and the picture inside a border, each also mirrored). PostgreSQL: rows loaded "
+        "with COPY, then VACUUM ANALYZE; one query of index-only scans (four per searched view) "
+        "on the covering band indexes, Hamming distances filtered in the index."
         + (
             f" PostgreSQL columns rerun {results['reran_at']['database_index']}."
             if "database_index" in results.get("reran_at", {})
@@ -910,13 +928,17 @@ def write_readme(results: dict[str, Any]) -> None:
         )
     rates = results["rates"]
     default = rates[next(iter(RULE_VARIANTS))]
-    kinds = list(COPY_KINDS)
+    kinds = list(ALL_COPY_KINDS)
     lines += [
         "",
         f"Duplicate rates on {rates['photos']:,} distinct photos ({rates['tiles_of_real_photos']:,}"
-        " tiles of the shared photos, mirrored, flipped and turned; the rest generated scenes) "
+        " tiles of the shared photos, upside down and turned; the rest generated scenes) "
         f"and {rates['copies']:,} copies (resized, JPEG q70, cropped <= 3% a side, and "
-        f"combinations). {rates['plain_photos_fraction']:.1%} of photos are too plain "
+        "combinations; then the evasions, each saved as JPEG q70: mirrored, framed by a uniform "
+        "border of a random colour 1-10% of the short side wide, cropped by up to 10% of the "
+        "width and of the height split at random between the sides, turned 1-3 degrees with "
+        "black corners, and turned with the corners cropped away). "
+        f"{rates['plain_photos_fraction']:.1%} of photos are too plain "
         f"(quality < {RULES.min_quality}) for near matching; they are only matched byte for "
         "byte. Catch rates: of all copies, of copies of photos textured enough to compare, "
         "by transform and by source.",
@@ -959,6 +981,12 @@ def rerun(parts: list[str], batch_sizes: list[int]) -> None:
             fresh[CLIP_KEY] = bench_clip(batch_sizes, index, progress)
         if "vision_server" in parts:
             fresh["vision_server"] = bench_server(batch_sizes, index, progress)
+        if "rates" in parts:
+            fresh["rates"] = bench_rates(corpus)
+        if "memory_index" in parts:
+            fresh["memory_index"] = bench_memory_index(
+                corpus, [10_000, 100_000, 1_000_000], progress
+            )
         if "database_index" in parts:
             fresh["database_index"] = bench_database_index(
                 corpus, [10_000, 100_000, 1_000_000], progress
@@ -990,7 +1018,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["pipeline", "clip", "vision_server", "database_index"],
+        choices=["pipeline", "clip", "vision_server", "rates", "memory_index", "database_index"],
         action="append",
         help="rerun only these parts (repeatable) into the existing JSON; the replaced results "
         "are kept under previous_runs",

@@ -9,7 +9,9 @@ class PhotoFingerprint(models.Model):
     `phash` (the searched hash) and `dhash` (the confirming one) are 64-bit hashes stored as
     signed BIGINTs; `band0..band3` are phash's four 16-bit bands (least significant first), NULL
     when the photo is too plain (low quality) to be matched as a near copy; `spectrum` is the
-    second confirmation (63 signed bytes; empty on rows stored before it existed).
+    second confirmation (63 signed bytes; empty on rows stored before it existed). A photo has
+    one row per stored view: `view` 0 is the whole picture (the only row of a photo too plain to
+    compare, and the one an exact SHA-256 match reads), 1.. its centre crops (`STORED_CROPS`).
     """
 
     reference = models.CharField(max_length=100, db_index=True)  # e.g. "submission:12"
@@ -17,6 +19,7 @@ class PhotoFingerprint(models.Model):
     phash = models.BigIntegerField()
     dhash = models.BigIntegerField()
     quality = models.PositiveSmallIntegerField()
+    view = models.PositiveSmallIntegerField(default=0)
     spectrum = models.BinaryField(max_length=63, default=b"")
     band0 = models.IntegerField(null=True)
     band1 = models.IntegerField(null=True)

@@ -1,11 +1,13 @@
 """A procedural corpus for duplicate detection: distinct photos (tiles of the real shared
 photos, and generated scenes) and the copies a cheater would make of them (resized,
-re-encoded at JPEG quality 70, slightly cropped). Used by the tests (small) and the bench (10k).
+re-encoded at JPEG quality 70, slightly cropped; and the evasions: mirrored, framed, cropped
+up to 10%, turned a few degrees). Used by the tests (small) and the bench (10k).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,8 +49,8 @@ TILE_GRIDS = {256: 6, 160: 9}
 
 
 def photo_tiles() -> Iterator[Image.Image]:
-    """Non-overlapping tiles of the real photos at two scales, each also mirrored, flipped
-    and turned (distinct pictures to a perceptual hash)."""
+    """Non-overlapping tiles of the real photos at two scales, each also upside down and turned
+    (distinct pictures to a perceptual hash; a mirrored tile is a copy, not a new photo)."""
     for name in TILE_SOURCES:
         photo = load_image((PHOTOS / name).read_bytes()).image
         for side, across in TILE_GRIDS.items():
@@ -58,7 +60,6 @@ def photo_tiles() -> Iterator[Image.Image]:
                 for left in range(0, scaled.width - side + 1, side):
                     tile = scaled.crop((left, top, left + side, top + side))
                     yield tile
-                    yield ImageOps.mirror(tile)
                     yield ImageOps.flip(tile)
                     yield tile.transpose(Image.Transpose.ROTATE_90)
 
@@ -130,4 +131,51 @@ COPY_KINDS: dict[str, Callable[[Image.Image, random.Random], Image.Image]] = {
     "cropped": cropped,
     "resized+jpeg70": lambda image, rng: jpeg_roundtrip(resized(image, rng)),
     "cropped+jpeg70": lambda image, rng: jpeg_roundtrip(cropped(image, rng)),
+}
+
+
+def mirrored(image: Image.Image, rng: random.Random) -> Image.Image:
+    return ImageOps.mirror(image)
+
+
+def bordered(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A uniform frame of a random colour, 1-10% of the short side wide on each side."""
+    side = min(image.size)
+    widths = [max(1, round(side * rng.uniform(0.01, 0.10))) for _ in range(4)]
+    colour = tuple(rng.randrange(256) for _ in range(3))
+    return ImageOps.expand(image, border=tuple(widths), fill=colour)
+
+
+def cropped_in_total(
+    image: Image.Image, rng: random.Random, max_fraction: float = 0.10
+) -> Image.Image:
+    """Up to `max_fraction` of the width and of the height cut, split at random between the
+    two sides (all of it from one side at worst)."""
+    cut_x = image.width * rng.uniform(0, max_fraction)
+    cut_y = image.height * rng.uniform(0, max_fraction)
+    left, top = round(cut_x * rng.random()), round(cut_y * rng.random())
+    return image.crop(
+        (left, top, image.width - round(cut_x) + left, image.height - round(cut_y) + top)
+    )
+
+
+def rotated(image: Image.Image, rng: random.Random, *, hide_corners: bool = False) -> Image.Image:
+    """Turned 1-3 degrees either way; the corners the turn uncovers left black, or cropped
+    away (`hide_corners`)."""
+    angle = rng.choice((-1, 1)) * rng.uniform(1, 3)
+    turned = image.rotate(angle, resample=Image.Resampling.BICUBIC)
+    if not hide_corners:
+        return turned
+    slope = math.tan(math.radians(abs(angle)))
+    dx, dy = math.ceil(image.height * slope), math.ceil(image.width * slope)
+    return turned.crop((dx, dy, image.width - dx, image.height - dy))
+
+
+# The cheap evasions, each saved again as a JPEG (q70) as a cheat's editor would.
+EVASION_KINDS: dict[str, Callable[[Image.Image, random.Random], Image.Image]] = {
+    "mirrored": lambda image, rng: jpeg_roundtrip(mirrored(image, rng)),
+    "bordered": lambda image, rng: jpeg_roundtrip(bordered(image, rng)),
+    "cropped10": lambda image, rng: jpeg_roundtrip(cropped_in_total(image, rng)),
+    "rotated3": lambda image, rng: jpeg_roundtrip(rotated(image, rng)),
+    "rotated3+cropped": lambda image, rng: jpeg_roundtrip(rotated(image, rng, hide_corners=True)),
 }

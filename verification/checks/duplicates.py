@@ -20,6 +20,16 @@ band value within that radius finds every candidate without a scan. With 4 x 16-
 d <= 3 the probe is an exact band match; the default d = 10 probes radius 2 (137 values a
 band). Candidates are then confirmed with exact Hamming distances and the spectrum.
 
+The cheap evasions (measured in bench/README.md) are met by looking at more than one view of
+a picture, each a (pHash, dHash, spectrum) triple searched and confirmed as above:
+- stored beside each photo: its centre crops (`STORED_CROPS` of every side), so a copy cropped
+  by up to ~10% lands near one of them;
+- searched beside each query: its mirror image, the picture inside a uniform border or frame
+  (`trim_borders`), and its own centre crop (which drops the corners a small rotation fills),
+  each also mirrored.
+A match through any pair of views is a match. Searching only the query's views needs nothing
+new stored, so fingerprints stored before them are still found mirrored, framed or rotated.
+
 Low-texture images (flat colour, sky, a dark pocket shot) all hash alike, so their hashes say
 nothing: a PDQ-style quality score (gradient energy of a 64x64 luminance thumbnail, 0..100)
 below `min_quality` turns near-copy matching off for that photo in both directions: it is not
@@ -41,7 +51,6 @@ from typing import Protocol
 
 import numpy as np
 from PIL import Image
-from scipy.fft import dct, dctn  # type: ignore[import-untyped]
 
 from verification.checks import CheckName, CheckResult, failed, passed, skipped
 
@@ -50,15 +59,40 @@ DEFAULT_BANDS = 4
 DEFAULT_MAX_DISTANCE = 10
 DEFAULT_MAX_CONFIRM_DISTANCE = 12
 DEFAULT_MIN_SIMILARITY = 0.8
+# A match through one of the query's probes (mirrored, trimmed, cropped): searching six views
+# instead of one, unrelated photos met ~0.2% of the time at 10k photos with 0.8; with 0.9 on
+# the probes, under 0.1% (bench/README.md).
+DEFAULT_MIN_VIEW_SIMILARITY = 0.9
 DEFAULT_MIN_QUALITY = 20
 SPECTRUM_SIZE = 63
 _QUALITY_SIDE = 64
 # Hashes are computed on a luminance copy reduced (box filter) to at most this side: every
 # hash works on a 64x64 or smaller thumbnail, so the full-size photo is only read once.
 _WORKING_SIDE = 256
+# Views stored beside the whole picture: centre crops of 4% and 8% of every side (crops of up to
+# 10% of each dimension are caught >= 90% of the time with both, ~70% without; bench/README.md).
+STORED_CROPS = (0.04, 0.08)
+# Each query's own centre crop (searched beside it): a copy rotated by a few degrees, corners
+# filled, matches the stored photo's crop through it.
+QUERY_CROP = 0.05
+# A border line: at least this share of its pixels within this many levels of the outermost
+# line's luminance (a JPEG's ringing and chroma rounding stay within it), at most this share
+# of a side deep.
+_BORDER_TOLERANCE = 12
+_BORDER_SHARE = 0.95
+_BORDER_MAX_DEPTH = 0.3
 # Spatial frequency of each of the 8x8 DCT coefficients after DC (row-major), the spectrum's
 # weights: natural images' coefficient magnitudes fall off about as 1/f.
 _FREQUENCY = np.hypot(*np.meshgrid(np.arange(8), np.arange(8), indexing="ij")).ravel()[1:]
+
+
+@dataclass(frozen=True)
+class Hashes:
+    """One view of a picture: the searched hash and its two confirmations."""
+
+    phash: int  # unsigned, 0 <= phash < 2**64
+    dhash: int  # unsigned, the confirming hash
+    spectrum: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,24 @@ class Fingerprint:
     # 63 signed bytes (see the module docstring); empty for fingerprints stored before it
     # existed, which are then confirmed by the two hashes alone.
     spectrum: bytes = b""
+    # The picture's centre crops (`STORED_CROPS`), stored beside it for near matching.
+    crops: tuple[Hashes, ...] = ()
+    # The other views a lookup of this picture searches: mirrored, inside its border, cropped.
+    probes: tuple[Hashes, ...] = ()
+
+    @property
+    def whole(self) -> Hashes:
+        return Hashes(self.phash, self.dhash, self.spectrum)
+
+    @property
+    def stored_views(self) -> tuple[Hashes, ...]:
+        """What the index keeps for near matching: the whole picture first, then its crops."""
+        return (self.whole, *self.crops)
+
+    @property
+    def searched_views(self) -> tuple[Hashes, ...]:
+        """What a lookup searches for: the whole picture first, then its probes."""
+        return (self.whole, *self.probes)
 
     @staticmethod
     def signed(value: int) -> int:
@@ -96,16 +148,26 @@ class DuplicateRules:
     max_confirm_distance: int = DEFAULT_MAX_CONFIRM_DISTANCE
     min_quality: int = DEFAULT_MIN_QUALITY
     min_similarity: float = DEFAULT_MIN_SIMILARITY
+    min_view_similarity: float = DEFAULT_MIN_VIEW_SIMILARITY
+
+    def similarity_floor(self, *, probe: bool) -> float:
+        return self.min_view_similarity if probe else self.min_similarity
 
     def near_match(
-        self, query: Fingerprint, phash: int, dhash: int, spectrum: bytes = b""
+        self,
+        query: Hashes | Fingerprint,
+        phash: int,
+        dhash: int,
+        spectrum: bytes = b"",
+        *,
+        probe: bool = False,
     ) -> DuplicateMatch | None:
         distance = (phash ^ query.phash).bit_count()
         confirm = (dhash ^ query.dhash).bit_count()
         if distance > self.max_distance or confirm > self.max_confirm_distance:
             return None
         similarity = spectrum_similarity(query.spectrum, spectrum)
-        if similarity is not None and similarity < self.min_similarity:
+        if similarity is not None and similarity < self.similarity_floor(probe=probe):
             return None
         return DuplicateMatch(
             "", distance, exact=False, confirm_distance=confirm, similarity=similarity
@@ -121,14 +183,59 @@ def fingerprint(data: bytes, image: Image.Image) -> Fingerprint:
 def image_fingerprint(image: Image.Image, sha256: str = "") -> Fingerprint:
     """Hashes of pixels alone (benchmarks and tests, where there is no file)."""
     luma = working_luma(image)
-    phash, spectrum = _perceptual_hash_and_spectrum(luma)
+    whole = view_hashes(luma)
+    probed = [centre_crop(luma, QUERY_CROP)]
+    trimmed = trim_borders(luma)
+    if trimmed.size != luma.size:
+        probed.append(trimmed)
+    mirrored = [
+        view_hashes(view.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) for view in [luma, *probed]
+    ]
     return Fingerprint(
         sha256=sha256,
-        phash=phash,
-        dhash=difference_hash(luma),
+        phash=whole.phash,
+        dhash=whole.dhash,
         quality=hash_quality(luma),
-        spectrum=spectrum,
+        spectrum=whole.spectrum,
+        crops=tuple(view_hashes(centre_crop(luma, fraction)) for fraction in STORED_CROPS),
+        probes=(*(view_hashes(view) for view in probed), *mirrored),
     )
+
+
+def view_hashes(luma: Image.Image) -> Hashes:
+    phash, spectrum = _perceptual_hash_and_spectrum(luma)
+    return Hashes(phash, difference_hash(luma), spectrum)
+
+
+def centre_crop(image: Image.Image, fraction: float) -> Image.Image:
+    """`image` without `fraction` of its width and height on every side."""
+    dx, dy = round(image.width * fraction), round(image.height * fraction)
+    return image.crop((dx, dy, image.width - dx, image.height - dy))
+
+
+def trim_borders(luma: Image.Image) -> Image.Image:
+    """The picture inside a uniform border or frame of any colour (lines of the outermost
+    line's luminance, up to `_BORDER_MAX_DEPTH` of a side on each side); `luma` itself when
+    there is none."""
+    pixels = np.asarray(luma, dtype=np.int16)
+    height, width = pixels.shape
+    rows, columns = int(height * _BORDER_MAX_DEPTH), int(width * _BORDER_MAX_DEPTH)
+    top = _border_depth(pixels[:rows])
+    bottom = _border_depth(pixels[::-1][:rows])
+    left = _border_depth(pixels.T[:columns])
+    right = _border_depth(pixels.T[::-1][:columns])
+    if not (top or bottom or left or right):
+        return luma
+    return luma.crop((left, top, width - right, height - bottom))
+
+
+def _border_depth(lines: np.ndarray) -> int:
+    """How many of `lines` (outermost first) are uniform in the outermost line's colour."""
+    if not len(lines):
+        return 0
+    colour = np.median(lines[0])
+    uniform = (np.abs(lines - colour) <= _BORDER_TOLERANCE).mean(axis=1) >= _BORDER_SHARE
+    return len(uniform) if uniform.all() else int(np.argmin(uniform))
 
 
 def working_luma(image: Image.Image) -> Image.Image:
@@ -145,6 +252,10 @@ def perceptual_hash(image: Image.Image) -> int:
 
 
 def _perceptual_hash_and_spectrum(luma: Image.Image) -> tuple[int, bytes]:
+    # Imported here: scipy.fft costs ~28 MB and ~0.5 s at start in every web process, which
+    # imports this module but never hashes a photo (the workers do).
+    from scipy.fft import dct, dctn  # type: ignore[import-untyped]
+
     pixels = np.asarray(luma.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     # imagehash.phash: unnormalised DCT-II on both axes, the 8x8 lowest, above their median.
     low = dct(dct(pixels, axis=0), axis=1)[:8, :8]
@@ -227,13 +338,13 @@ class DuplicateIndex(Protocol):
 class MemoryDuplicateIndex:
     """Multi-index hashing in memory, for tests, benchmarks and single-process use.
 
-    All bands live in one numpy column of entries sorted by key (band number, band value), with
-    an offsets array from every possible key to its run of entries (CSR): a lookup gathers the
-    runs of every probe key of every band in a few vectorised steps, so its cost follows the
-    number of candidates, not the number of stored photos. Candidates are confirmed (dHash,
-    spectrum) in the same vectorised way. New entries wait in a small unsorted
-    buffer (checked by brute force) and are merged every `merge_every` additions.
-    Thread-safe: one lock around reads and writes.
+    Every stored view of every photo is an entry. All bands live in one numpy column of entries
+    sorted by key (band number, band value), with an offsets array from every possible key to
+    its run of entries (CSR): a lookup gathers the runs of every probe key of every band in a
+    few vectorised steps, so its cost follows the number of candidates, not the number of
+    stored photos. Candidates are confirmed (dHash, spectrum) in the same vectorised way. New
+    entries wait in a small unsorted buffer (checked by brute force) and are merged every
+    `merge_every` additions. Thread-safe: one lock around reads and writes.
     """
 
     def __init__(self, *, bands: int = DEFAULT_BANDS, merge_every: int = 2048) -> None:
@@ -243,13 +354,15 @@ class MemoryDuplicateIndex:
         self._width = HASH_BITS // bands
         self._merge_every = merge_every
         self._lock = threading.Lock()
-        self._references: list[str] = []
-        self._by_sha: dict[str, list[int]] = {}
+        self._references: list[str] = []  # by photo
+        self._by_sha: dict[str, list[int]] = {}  # photos
+        self._entries = 0
+        self._photo = np.zeros(1024, dtype=np.int64)  # by entry
         self._phash = np.zeros(1024, dtype=np.uint64)
         self._dhash = np.zeros(1024, dtype=np.uint64)
         self._spectrum = np.zeros((1024, SPECTRUM_SIZE), dtype=np.int8)
         self._has_spectrum = np.zeros(1024, dtype=bool)
-        self._pending: list[int] = []  # near-searchable entries not yet in the sorted columns
+        self._pending: list[int] = []  # entries not yet in the sorted columns
         self._keys = np.zeros(0, dtype=np.int64)
         self._key_entries = np.zeros(0, dtype=np.int64)  # sorted by (band << width) | value
         self._offsets = np.zeros((bands << self._width) + 1, dtype=np.int64)
@@ -270,22 +383,31 @@ class MemoryDuplicateIndex:
             self._merge()
 
     def _append(self, reference: str, fp: Fingerprint, rules: DuplicateRules) -> None:
-        entry = len(self._references)
-        if entry == len(self._phash):
-            self._phash = np.concatenate([self._phash, np.zeros_like(self._phash)])
-            self._dhash = np.concatenate([self._dhash, np.zeros_like(self._dhash)])
-            self._spectrum = np.concatenate([self._spectrum, np.zeros_like(self._spectrum)])
-            self._has_spectrum = np.concatenate(
-                [self._has_spectrum, np.zeros_like(self._has_spectrum)]
-            )
-        self._phash[entry] = fp.phash
-        self._dhash[entry] = fp.dhash
-        if len(fp.spectrum) == SPECTRUM_SIZE:
-            self._spectrum[entry] = np.frombuffer(fp.spectrum, dtype=np.int8)
-            self._has_spectrum[entry] = True
+        photo = len(self._references)
         self._references.append(reference)
-        self._by_sha.setdefault(fp.sha256, []).append(entry)
-        if fp.quality >= rules.min_quality:
+        self._by_sha.setdefault(fp.sha256, []).append(photo)
+        if fp.quality < rules.min_quality:
+            return
+        for view in fp.stored_views:
+            entry = self._entries
+            if entry == len(self._phash):
+                self._photo, self._phash, self._dhash, self._spectrum, self._has_spectrum = (
+                    np.concatenate([column, np.zeros_like(column)])
+                    for column in (
+                        self._photo,
+                        self._phash,
+                        self._dhash,
+                        self._spectrum,
+                        self._has_spectrum,
+                    )
+                )
+            self._photo[entry] = photo
+            self._phash[entry] = view.phash
+            self._dhash[entry] = view.dhash
+            if len(view.spectrum) == SPECTRUM_SIZE:
+                self._spectrum[entry] = np.frombuffer(view.spectrum, dtype=np.int8)
+                self._has_spectrum[entry] = True
+            self._entries += 1
             self._pending.append(entry)
 
     def _merge(self) -> None:
@@ -308,54 +430,74 @@ class MemoryDuplicateIndex:
     def find(self, fp: Fingerprint, rules: DuplicateRules) -> list[DuplicateMatch]:
         with self._lock:
             matches = {
-                entry: DuplicateMatch(self._references[entry], 0, exact=True)
-                for entry in self._by_sha.get(fp.sha256, [])
+                photo: DuplicateMatch(self._references[photo], 0, exact=True)
+                for photo in self._by_sha.get(fp.sha256, [])
             }
             if fp.quality < rules.min_quality:
                 return sort_matches(matches.values())
-            masks = _flip_masks_array(self._width, probe_radius(rules.max_distance, self.bands))
-            probes = np.concatenate(
-                [
-                    (np.int64(band) << self._width) | (np.int64(value) ^ masks)
-                    for band, value in enumerate(band_values(fp.phash, self.bands))
-                ]
-            )
-            left = self._offsets[probes]
-            lengths = self._offsets[probes + 1] - left
-            # Every position of every matching run, without a Python loop over the runs.
-            starts = np.repeat(left - (np.cumsum(lengths) - lengths), lengths)
-            positions = starts + np.arange(int(lengths.sum()))
-            candidates = [np.asarray(self._pending, dtype=np.int64), self._key_entries[positions]]
-            # An entry can come up in several bands; the matches dict keeps one of each.
-            entries = np.concatenate(candidates)
-            phash_distance = np.bitwise_count(self._phash[entries] ^ np.uint64(fp.phash))
-            dhash_distance = np.bitwise_count(self._dhash[entries] ^ np.uint64(fp.dhash))
-            near = (phash_distance <= rules.max_distance) & (
-                dhash_distance <= rules.max_confirm_distance
-            )
-            entries = entries[near]
-            similarity = self._similarities(fp, entries)
-            if similarity is not None:
-                confirmed = np.isnan(similarity) | (similarity >= rules.min_similarity)
-                entries, similarity = entries[confirmed], similarity[confirmed]
-            for position, entry in enumerate(entries.tolist()):
-                if entry not in matches:
-                    value = None if similarity is None else float(similarity[position])
-                    matches[entry] = DuplicateMatch(
-                        self._references[entry],
-                        int(phash_distance[near][position]),
-                        exact=False,
-                        confirm_distance=int(dhash_distance[near][position]),
-                        similarity=None if value is None or np.isnan(value) else value,
-                    )
+            near: dict[int, DuplicateMatch] = {}
+            for number, view in enumerate(fp.searched_views):
+                for photo, match in self._near_view(view, rules, probe=number > 0):
+                    if photo not in near or match.distance < near[photo].distance:
+                        near[photo] = match
+            for photo, match in near.items():
+                matches.setdefault(photo, match)
             return sort_matches(matches.values())
 
-    def _similarities(self, fp: Fingerprint, entries: np.ndarray) -> np.ndarray | None:
+    def _near_view(
+        self, view: Hashes, rules: DuplicateRules, *, probe: bool
+    ) -> list[tuple[int, DuplicateMatch]]:
+        masks = _flip_masks_array(self._width, probe_radius(rules.max_distance, self.bands))
+        probes = np.concatenate(
+            [
+                (np.int64(band) << self._width) | (np.int64(value) ^ masks)
+                for band, value in enumerate(band_values(view.phash, self.bands))
+            ]
+        )
+        left = self._offsets[probes]
+        lengths = self._offsets[probes + 1] - left
+        # Every position of every matching run, without a Python loop over the runs.
+        starts = np.repeat(left - (np.cumsum(lengths) - lengths), lengths)
+        positions = starts + np.arange(int(lengths.sum()))
+        candidates = [np.asarray(self._pending, dtype=np.int64), self._key_entries[positions]]
+        # An entry can come up in several bands; the caller keeps one match per photo.
+        entries = np.concatenate(candidates)
+        phash_distance = np.bitwise_count(self._phash[entries] ^ np.uint64(view.phash))
+        dhash_distance = np.bitwise_count(self._dhash[entries] ^ np.uint64(view.dhash))
+        near = (phash_distance <= rules.max_distance) & (
+            dhash_distance <= rules.max_confirm_distance
+        )
+        entries, phash_distance, dhash_distance = (
+            entries[near],
+            phash_distance[near],
+            dhash_distance[near],
+        )
+        similarity = self._similarities(view, entries)
+        if similarity is not None:
+            floor = rules.similarity_floor(probe=probe)
+            confirmed = np.isnan(similarity) | (similarity >= floor)
+            entries, similarity = entries[confirmed], similarity[confirmed]
+            phash_distance, dhash_distance = phash_distance[confirmed], dhash_distance[confirmed]
+        found = []
+        for position, entry in enumerate(entries.tolist()):
+            photo = int(self._photo[entry])
+            value = None if similarity is None else float(similarity[position])
+            match = DuplicateMatch(
+                self._references[photo],
+                int(phash_distance[position]),
+                exact=False,
+                confirm_distance=int(dhash_distance[position]),
+                similarity=None if value is None or np.isnan(value) else value,
+            )
+            found.append((photo, match))
+        return found
+
+    def _similarities(self, view: Hashes, entries: np.ndarray) -> np.ndarray | None:
         """Spectrum cosines of `entries` with the query (NaN where an entry has no spectrum),
         or None when the query has none."""
-        if len(fp.spectrum) != SPECTRUM_SIZE:
+        if len(view.spectrum) != SPECTRUM_SIZE:
             return None
-        query = np.frombuffer(fp.spectrum, dtype=np.int8).astype(np.int32)
+        query = np.frombuffer(view.spectrum, dtype=np.int8).astype(np.int32)
         stored = self._spectrum[entries].astype(np.int32)
         norms = np.sqrt((stored * stored).sum(axis=1) * float(query @ query))
         with np.errstate(invalid="ignore", divide="ignore"):
