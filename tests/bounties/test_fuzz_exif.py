@@ -31,7 +31,7 @@ from market.ledger.services import escrow_account
 from tests.bounties.helpers import funded_bounty
 from tests.bounties.photos import DSCN0010_GPS
 from tests.conftest import Actor
-from tests.factories import UserFactory
+from tests.factories import AgentFactory, UserFactory
 from tests.fuzz import count_case, fuzz_examples
 from tests.ledger.helpers import assert_books_are_right
 from tests.verification.hostile_exif import hostile_exif_blocks, jpeg_with_exif
@@ -90,12 +90,14 @@ def test_any_exif_is_decided_within_the_attempt_limit_and_the_books_balance(
     person: str,
 ) -> None:
     count_case("exif upload")
+    # A fresh agent per example: examples share the fixture's, and its daily spending cap.
+    agent = AgentFactory(owner=owner.user)
     lat, lon = DSCN0010_GPS
     # The window opened half an hour ago: a truthful photo's capture time (up to 20 minutes
     # old) falls inside it.
     starts_at = timezone.now() - timedelta(minutes=30)
     bounty = funded_bounty(
-        owner.agent, lat=lat, lon=lon, radius_m=500, quantity=1, starts_at=starts_at
+        agent, lat=lat, lon=lon, radius_m=500, quantity=1, starts_at=starts_at
     )
     worker = UserFactory()
     photo = SimpleUploadedFile("p.jpg", jpeg_with_exif(block, pattern=next(PATTERNS)))
@@ -131,5 +133,5 @@ def test_any_exif_is_decided_within_the_attempt_limit_and_the_books_balance(
             SubmissionStatus.ACCEPTED if accept else SubmissionStatus.REJECTED
         )
     if cancels:
-        assert escrow_account(agent=owner.agent, bounty_id=bounty.pk).balance_minor == 0
+        assert escrow_account(agent=agent, bounty_id=bounty.pk).balance_minor == 0
     assert_books_are_right()
