@@ -33,13 +33,17 @@ services:
 	scripts/ensure-services
 	scripts/ensure-browser
 
-## test: the whole suite on PostgreSQL, with real Celery workers on Redis
+## test: the whole suite on PostgreSQL, with real Celery workers on Redis; then the smoke set
+## on SQLite as `make run` uses it (a fresh file, tasks in-process, no broker: tests_sqlite/)
 test: $(VENV)/.dev services
 	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(BIN)/pytest $(PYTEST_ARGS)
+	mkdir -p var && rm -f var/test-sqlite.sqlite3
+	DJANGO_ENV=development DATABASE_URL=sqlite:///$(abspath var)/test-sqlite.sqlite3 \
+		CELERY_BROKER_URL= $(BIN)/pytest -p no:cacheprovider tests_sqlite
 
 ## fuzz: the fuzz suite only, with a large budget (FUZZ_EXAMPLES per test); prints the cases tried
-FUZZ_EXAMPLES ?= 5000
+FUZZ_EXAMPLES ?= 600
 fuzz: $(VENV)/.dev services
 	DJANGO_ENV=test DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz --timeout=0 $(PYTEST_ARGS)
@@ -50,16 +54,22 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	DJANGO_ENV=test $(BIN)/mypy .
 
-## up: the full stack from the Procfile: gunicorn, a worker per queue, beat
-up: $(VENV)/.runtime services
+## up: the full stack from the Procfile under supervisord (deploy/supervisord.conf): gunicorn, a
+## worker per queue, beat; each restarted when it dies, logs in var/log/
+up: $(VENV)/.runtime services deploy/supervisord.conf
 	psql "$(UP_DATABASE_URL)" -c 'select 1' >/dev/null 2>&1 || \
 		createdb -h 127.0.0.1 -U postgres "$(notdir $(UP_DATABASE_URL))"
 	DATABASE_URL=$(UP_DATABASE_URL) CELERY_BROKER_URL=$(UP_BROKER_URL) \
 		$(BIN)/python manage.py migrate --noinput
 	DATABASE_URL=$(UP_DATABASE_URL) CELERY_BROKER_URL=$(UP_BROKER_URL) \
 		$(BIN)/python manage.py collectstatic --noinput -v0
-	DATABASE_URL=$(UP_DATABASE_URL) CELERY_BROKER_URL=$(UP_BROKER_URL) PATH=$(abspath $(BIN)):$$PATH \
-		$(BIN)/honcho start -f Procfile
+	mkdir -p var/log var/run
+	DATABASE_URL=$(UP_DATABASE_URL) CELERY_BROKER_URL=$(UP_BROKER_URL) \
+		$(BIN)/supervisord -n -c deploy/supervisord.conf
+
+# The supervisord programs are generated from the Procfile (the one list of processes).
+deploy/supervisord.conf: Procfile scripts/supervisord_conf.py
+	$(BIN)/python scripts/supervisord_conf.py > $@.tmp && mv $@.tmp $@
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -2,9 +2,10 @@
 
 Every POST carries an ``Idempotency-Key`` (the caller's, or a fresh uuid4) that stays the
 same across the retries of that call, so a retried POST can never act twice. Connection
-errors, timeouts, 429 (after ``Retry-After``), 409 ``idempotency_request_in_progress`` and
-5xx are retried up to ``max_retries`` times with exponential backoff and full jitter; any
-other 4xx is raised at once.
+errors, timeouts, 429 (after ``Retry-After``), 409 ``idempotency_request_in_progress``, 409
+``not_ready`` (after its ``retry_after``; callers may opt out) and 5xx are retried up to
+``max_retries`` times with exponential backoff and full jitter; any other 4xx is raised at
+once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agents_sdk.errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    NotReady,
     RateLimited,
     SightlineError,
     error_from_response,
@@ -86,9 +88,13 @@ class HTTP:
         """Full jitter: uniform in [0, min(max_backoff, initial_backoff * 2**attempt))."""
         return self.random() * min(self.max_backoff, self.initial_backoff * 2**attempt)
 
-    def _retry_delay(self, error: SightlineError, attempt: int) -> float | None:
+    def _retry_delay(
+        self, error: SightlineError, attempt: int, *, retry_not_ready: bool
+    ) -> float | None:
         """Seconds to wait before retrying after ``error``, or None when it must not be."""
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | NotReady):
+            if isinstance(error, NotReady) and not retry_not_ready:
+                return None
             if error.retry_after is None:
                 return self.backoff(attempt)
             # A wait longer than we are willing to block for goes back to the caller.
@@ -107,8 +113,11 @@ class HTTP:
         params: Params | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        retry_not_ready: bool = True,
     ) -> httpx.Response:
-        """Send the call, retrying as documented; return the 2xx response or raise."""
+        """Send the call, retrying as documented; return the 2xx response or raise.
+
+        ``retry_not_ready=False`` raises ``NotReady`` at once instead of waiting it out."""
         if not self.api_key:
             raise AuthenticationError(
                 "No API key: pass api_key=... or set SIGHTLINE_API_KEY.", code=NO_API_KEY
@@ -142,7 +151,7 @@ class HTTP:
             if response.is_success:
                 return response
             error = error_from_response(response)
-            delay = self._retry_delay(error, attempt)
+            delay = self._retry_delay(error, attempt, retry_not_ready=retry_not_ready)
             if delay is None or attempt >= self.max_retries:
                 raise error
             self.sleep(delay)

@@ -3,6 +3,10 @@
     python -m agents_sdk bounties create --title ... --lat 51.5 --lon -0.12 ...
     python -m agents_sdk bounties list --status open --near 51.5,-0.12 --within-m 5000
     python -m agents_sdk bounties wait 42 --download-dir photos/
+    python -m agents_sdk submissions review
+    python -m agents_sdk submissions preview 7 --out 7.jpg
+    python -m agents_sdk submissions accept 7
+    python -m agents_sdk submissions reject 8 --reason "The queue is not in the photo."
     python -m agents_sdk wallet
 
 The key comes from ``$SIGHTLINE_API_KEY`` (never a flag, so it stays out of shell history and
@@ -83,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     bounties = resources.add_parser("bounties", help="post, list, watch and cancel bounties")
     actions = bounties.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    create = actions.add_parser("create", help="post a bounty (escrows price x quantity)")
+    create = actions.add_parser(
+        "create", help="post a bounty (holds quantity x (price + fee) in escrow)"
+    )
     create.add_argument("--title", required=True)
     create.add_argument("--instructions", required=True, help="what the photographer should do")
     create.add_argument("--verify", required=True, help="what the photo must show")
@@ -104,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--max-per-worker", type=int)
     create.add_argument("--auto-approve-after-seconds", type=int)
     create.add_argument("--blur-faces", type=_bool, metavar="true|false")
+    create.add_argument(
+        "--review",
+        choices=["agent", "operator", "auto"],
+        help="who judges photos that need a judgment (default: agent if the key may review)",
+    )
     create.add_argument("--metadata", type=_json_object, help="a JSON object")
     create.add_argument("--idempotency-key", help="makes repeating this command safe")
 
@@ -125,7 +136,30 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--poll-interval", type=float, default=5, help="seconds (5)")
     wait.add_argument("--download-dir", type=Path, help="save each photo here as <id>.jpg")
 
+    submissions = resources.add_parser(
+        "submissions", help="review the photos waiting for you: preview, accept, reject"
+    )
+    review_actions = submissions.add_subparsers(dest="action", required=True, metavar="ACTION")
+    review = review_actions.add_parser(
+        "review", help="list the submissions waiting for your review, oldest first (JSON)"
+    )
+    review.add_argument("--bounty", type=int, help="only this bounty's")
+    review.add_argument("--limit", type=int, help="stop after this many")
+    preview = review_actions.add_parser(
+        "preview", help="save a submission's preview (JPEG, faces blurred, marked)"
+    )
+    preview.add_argument("submission_id", type=int)
+    preview.add_argument("--out", type=Path, required=True, help="the file to write")
+    accept = review_actions.add_parser("accept", help="accept: pays the worker from escrow")
+    accept.add_argument("submission_id", type=int)
+    accept.add_argument("--idempotency-key", help="makes repeating this command safe")
+    reject = review_actions.add_parser("reject", help="reject, saying why (the worker reads it)")
+    reject.add_argument("submission_id", type=int)
+    reject.add_argument("--reason", required=True, help="5 to 500 characters")
+    reject.add_argument("--idempotency-key", help="makes repeating this command safe")
+
     resources.add_parser("wallet", help="show the wallet's balances")
+    resources.add_parser("me", help="show this key's agent, scopes and review mode")
     return parser
 
 
@@ -134,9 +168,36 @@ def _dump(value: Any, out: TextIO, *, indent: int | None = 2) -> None:
     out.flush()
 
 
+def _run_submissions(client: Sightline, args: argparse.Namespace, out: TextIO) -> None:
+    submissions = client.submissions
+    if args.action == "review":
+        found: Iterable[Any] = submissions.review_queue(bounty=args.bounty)
+        if args.limit is not None:
+            found = itertools.islice(found, args.limit)
+        _dump([submission.raw for submission in found], out)
+    elif args.action == "preview":
+        data = submissions.preview(args.submission_id)
+        args.out.write_bytes(data)
+        _dump({"id": args.submission_id, "written_to": str(args.out), "bytes": len(data)}, out)
+    elif args.action == "accept":
+        accepted = submissions.accept(args.submission_id, idempotency_key=args.idempotency_key)
+        _dump(accepted.raw, out)
+    elif args.action == "reject":
+        rejected = submissions.reject(
+            args.submission_id, reason=args.reason, idempotency_key=args.idempotency_key
+        )
+        _dump(rejected.raw, out)
+
+
 def _run(client: Sightline, args: argparse.Namespace, out: TextIO) -> None:
     if args.resource == "wallet":
         _dump(client.wallet.get().raw, out)
+        return
+    if args.resource == "me":
+        _dump(client.me.get().raw, out)
+        return
+    if args.resource == "submissions":
+        _run_submissions(client, args, out)
         return
     bounties = client.bounties
     if args.action == "create":
@@ -158,6 +219,7 @@ def _run(client: Sightline, args: argparse.Namespace, out: TextIO) -> None:
             auto_approve_after_seconds=args.auto_approve_after_seconds,
             metadata=args.metadata,
             blur_faces=args.blur_faces,
+            review=args.review,
             idempotency_key=args.idempotency_key,
         )
         _dump(bounty.raw, out)

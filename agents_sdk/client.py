@@ -13,6 +13,7 @@ from agents_sdk import _http, webhooks
 from agents_sdk.resources import (
     BountiesService,
     KeysService,
+    MeService,
     QuestionsService,
     SubmissionsService,
     WalletService,
@@ -70,6 +71,7 @@ class Sightline:
         self.submissions = SubmissionsService(self._http, self.keys)
         self.bounties = BountiesService(self._http, self.submissions, monotonic)
         self.wallet = WalletService(self._http)
+        self.me = MeService(self._http)
         self.questions = QuestionsService(self._http)
         self.webhooks = WebhooksService(webhook_tolerance)
 

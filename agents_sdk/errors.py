@@ -14,6 +14,7 @@ import httpx
 
 IDEMPOTENCY_CODES = frozenset({"idempotency_key_reused", "idempotency_request_in_progress"})
 FUNDS_CODES = frozenset({"insufficient_funds", "spending_cap_exceeded"})
+NOT_READY_CODE = "not_ready"
 REQUEST_ID_HEADERS = ("Request-Id", "X-Request-Id")
 NO_API_KEY = "no_api_key"  # raised by the client itself, before any request
 
@@ -99,6 +100,21 @@ class APIError(SightlineError):
     """Any other error answer: 5xx after the retries, unexpected statuses, non-JSON bodies."""
 
 
+class Conflict(APIError):
+    """409: the object's state forbids the call (``already_decided``: a submission you decided
+    the other way; ``not_awaiting_review``; ``not_accepted``). Branch on ``.code``."""
+
+
+class NotReady(Conflict):
+    """409 ``not_ready``: what you asked for (a preview, an accepted photo, its receipt) is
+    still being made, seconds away; ``.retry_after`` says when to ask again. Retried
+    automatically unless you opt out."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class APIConnectionError(SightlineError):
     """The server could not be reached, or did not answer in time, after the retries."""
 
@@ -182,4 +198,8 @@ def error_from_response(response: httpx.Response) -> SightlineError:
         return ValidationError(detail, errors=_field_errors(body.get("errors")), **common)
     if status == 429:
         return RateLimited(detail, retry_after=retry_after_seconds(response, body), **common)
+    if status == 409 and code == NOT_READY_CODE:
+        return NotReady(detail, retry_after=retry_after_seconds(response, body), **common)
+    if status == 409:
+        return Conflict(detail, **common)
     return APIError(detail, **common)

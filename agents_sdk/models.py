@@ -69,6 +69,8 @@ class Bounty:
     created_at: datetime | None
     closed_at: datetime | None
     distance_m: float | None = None
+    # Who judges photos that pass the checks but need a judgment: "agent", "operator", "auto".
+    review: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     OPEN = "open"
@@ -106,6 +108,7 @@ class Bounty:
             created_at=_datetime(data.get("created_at")),
             closed_at=_datetime(data.get("closed_at")),
             distance_m=_float_or_none(data.get("distance_m")),
+            review=str(data.get("review") or ""),
             raw=_raw(data),
         )
 
@@ -162,11 +165,19 @@ class Submission:
     reasons: tuple[str, ...]
     photo_url: str | None
     receipt_url: str | None
+    # In review (``needs_review``): who decides ("agent": you, or "operator"), and when your
+    # silence accepts it (None for an appeal, which operators decide).
+    review_by: str | None = None
+    review_deadline: datetime | None = None
+    # Metres from the bounty's spot: once accepted, or while it waits for your review.
+    distance_m: float | None = None
+    preview_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     ACCEPTED = "accepted"
+    NEEDS_REVIEW = "needs_review"
     # Not decided yet: such a submission may still be accepted.
-    PENDING = frozenset({"received", "verifying", "needs_review"})
+    PENDING = frozenset({"received", "verifying", NEEDS_REVIEW})
 
     @property
     def is_accepted(self) -> bool:
@@ -175,6 +186,11 @@ class Submission:
     @property
     def is_pending(self) -> bool:
         return self.status in self.PENDING
+
+    @property
+    def awaits_your_review(self) -> bool:
+        """Waiting for you to ``accept`` or ``reject`` it (judge it by ``preview``)."""
+        return self.status == self.NEEDS_REVIEW and self.review_by == "agent"
 
     @classmethod
     def from_json(cls, data: JSONObject) -> Submission:
@@ -192,6 +208,43 @@ class Submission:
             reasons=tuple(str(reason) for reason in data.get("reasons") or ()),
             photo_url=data.get("photo_url"),
             receipt_url=data.get("receipt_url"),
+            review_by=data.get("review_by") or None,
+            review_deadline=_datetime(data.get("review_deadline")),
+            distance_m=_float_or_none(data.get("distance_m")),
+            preview_url=data.get("preview_url") or None,
+            raw=_raw(data),
+        )
+
+
+@dataclass(frozen=True)
+class Me:
+    """The agent a key belongs to. ``review_mode``: who judges its photos that need a judgment,
+    "agent" (you), "operator" (this key lacks ``submissions:review``) or "cooling" (operators
+    until ``cooling_until``: too many of your rejections were overturned on appeal)."""
+
+    agent_id: int
+    agent_name: str
+    status: str
+    test_mode: bool
+    currency: str
+    key_prefix: str
+    scopes: tuple[str, ...]
+    review_mode: str
+    cooling_until: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> Me:
+        return cls(
+            agent_id=_int(data.get("agent_id")),
+            agent_name=str(data.get("agent_name", "")),
+            status=str(data.get("status", "")),
+            test_mode=bool(data.get("test_mode", False)),
+            currency=str(data.get("currency", "")),
+            key_prefix=str(data.get("key_prefix", "")),
+            scopes=tuple(str(scope) for scope in data.get("scopes") or ()),
+            review_mode=str(data.get("review_mode") or ""),
+            cooling_until=_datetime(data.get("cooling_until")),
             raw=_raw(data),
         )
 

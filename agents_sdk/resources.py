@@ -15,6 +15,7 @@ from agents_sdk.models import (
     AcquisitionDecision,
     Bounty,
     Forecast,
+    Me,
     PublicKey,
     Question,
     Receipt,
@@ -70,11 +71,16 @@ class BountiesService:
         auto_approve_after_seconds: int | None = None,
         metadata: Mapping[str, Any] | None = None,
         blur_faces: bool | None = None,
+        review: str | None = None,
         idempotency_key: str | None = None,
     ) -> Bounty:
-        """Post a bounty; ``price`` is per photo, in minor units (cents), escrowed at once.
+        """Post a bounty; ``price`` is per photo, in minor units (cents): ``quantity`` x
+        (``price`` + the fee) is held from the wallet at once.
 
-        Options left as None take the server's defaults (``starts_at``: now). Pass
+        ``review`` says who judges photos that pass the checks but need a judgment: "agent"
+        (you: ``submissions.review_queue()``, then accept or reject), "operator", or "auto".
+        Options left as None take the server's defaults (``starts_at``: now; ``review``:
+        "agent" when the key has the ``submissions:review`` scope, else "operator"). Pass
         ``idempotency_key`` to make the call safe to repeat across process restarts (retries
         inside this call reuse a generated key either way).
         """
@@ -98,6 +104,7 @@ class BountiesService:
             "auto_approve_after_seconds": auto_approve_after_seconds,
             "metadata": dict(metadata) if metadata is not None else None,
             "blur_faces": blur_faces,
+            "review": review,
         }
         body.update({name: value for name, value in options.items() if value is not None})
         data = self._http.post_json("bounties/", json=body, idempotency_key=idempotency_key)
@@ -196,6 +203,55 @@ class SubmissionsService:
         """The signed receipt; ``.verify()`` checks it against the server's public key."""
         data = self._http.get_json(f"submissions/{int(submission_id)}/receipt/")
         return Receipt.from_json(data, key_lookup=self._keys.public_key)
+
+    def review_queue(
+        self, *, bounty: int | None = None, page_size: int | None = None
+    ) -> Iterator[Submission]:
+        """The submissions waiting for your review, the oldest first (the order their
+        ``review_deadline``s fall in: silence until then accepts). Needs the
+        ``submissions:review`` scope."""
+        params = {"status": Submission.NEEDS_REVIEW, "bounty": bounty, "page_size": page_size}
+        for item in self._http.paginate("submissions/", params=params):
+            yield Submission.from_json(item)
+
+    def preview(self, submission_id: int, *, wait: bool = True) -> bytes:
+        """What to judge a submission by: a JPEG at most 512 px on its long side, faces
+        blurred, marked, no metadata. It is made seconds after the submission enters review:
+        ``wait`` retries meanwhile, ``wait=False`` raises ``NotReady`` at once."""
+        path = f"submissions/{int(submission_id)}/preview/"
+        return self._http.request("GET", path, retry_not_ready=wait).content
+
+    def accept(self, submission_id: int, *, idempotency_key: str | None = None) -> Submission:
+        """Accept a submission waiting for your review: the worker is paid from the escrow and
+        the photo is released. Accepting again is a no-op; after a rejection, ``Conflict``
+        (``already_decided``)."""
+        data = self._http.post_json(
+            f"submissions/{int(submission_id)}/accept/", json={}, idempotency_key=idempotency_key
+        )
+        return Submission.from_json(data)
+
+    def reject(
+        self, submission_id: int, *, reason: str, idempotency_key: str | None = None
+    ) -> Submission:
+        """Reject a submission waiting for your review, saying why in 5 to 500 characters: the
+        worker reads it and may appeal to operators (an overturned rejection pays the worker
+        and counts against your fair-use record). Rejecting again is a no-op; after an
+        acceptance, ``Conflict`` (``already_decided``)."""
+        data = self._http.post_json(
+            f"submissions/{int(submission_id)}/reject/",
+            json={"reason": reason},
+            idempotency_key=idempotency_key,
+        )
+        return Submission.from_json(data)
+
+
+class MeService:
+    def __init__(self, http: HTTP) -> None:
+        self._http = http
+
+    def get(self) -> Me:
+        """The agent this key belongs to, its scopes and its ``review_mode``."""
+        return Me.from_json(self._http.get_json("me/"))
 
 
 class KeysService:

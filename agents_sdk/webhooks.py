@@ -17,6 +17,21 @@ from typing import Any
 from agents_sdk.errors import SignatureVerificationError
 
 SIGNATURE_HEADER = "Sightline-Signature"
+
+# The event types (an event's ``type``); ``data.object`` is the submission or the bounty.
+SUBMISSION_ACCEPTED = "submission.accepted"
+SUBMISSION_REJECTED = "submission.rejected"
+# Waiting for your review until ``data.object.review_deadline``: preview, then accept or reject.
+SUBMISSION_NEEDS_REVIEW = "submission.needs_review"
+BOUNTY_FULFILLED = "bounty.fulfilled"
+BOUNTY_EXPIRED = "bounty.expired"
+EVENT_TYPES = (
+    SUBMISSION_ACCEPTED,
+    SUBMISSION_REJECTED,
+    SUBMISSION_NEEDS_REVIEW,
+    BOUNTY_FULFILLED,
+    BOUNTY_EXPIRED,
+)
 DEFAULT_TOLERANCE_S = 300
 SCHEME = "v1"
 

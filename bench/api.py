@@ -97,12 +97,12 @@ def add_bounties(count: int) -> None:
         INSERT INTO bounties_bounty (agent_id, title, instructions, verify, lat, lon, radius_m,
             starts_at, ends_at, price_minor, fee_minor, currency, quantity, accepted_count,
             claim_ttl, require_gps, max_per_worker, auto_approve_after, blur_faces, metadata,
-            is_test, status, created_at, updated_at)
+            is_test, status, review, created_at, updated_at)
         SELECT (SELECT id FROM accounts_agent LIMIT 1), 'bench bounty ' || n, '', 'a photo',
             {lat0} + random() * {lat1 - lat0}, {lon0} + random() * {lon1 - lon0}, 150,
             now() - interval '1 hour', now() + interval '30 days', 400, 40, 'usd', 5, 0,
             interval '30 minutes', true, 1, interval '1 day', true, '{{}}'::jsonb, false,
-            'open', now(), now()
+            'open', 'operator', now(), now()
         FROM generate_series(1, {count}) AS n
         """,
         DATABASE,
@@ -187,11 +187,11 @@ def claim_fixtures(workers: int, bounties: int) -> tuple[list[str], list[int]]:
         INSERT INTO bounties_bounty (agent_id, title, instructions, verify, lat, lon, radius_m,
             starts_at, ends_at, price_minor, fee_minor, currency, quantity, accepted_count,
             claim_ttl, require_gps, max_per_worker, auto_approve_after, blur_faces, metadata,
-            is_test, status, created_at, updated_at)
+            is_test, status, review, created_at, updated_at)
         SELECT (SELECT id FROM accounts_agent LIMIT 1), 'claim bench ' || n, '', 'a photo',
             48.85, 2.35, 150, now() - interval '1 hour', now() + interval '30 days', 400, 40,
             'usd', 1000, 0, interval '30 minutes', true, 1, interval '1 day', true,
-            '{{}}'::jsonb, false, 'open', now(), now()
+            '{{}}'::jsonb, false, 'open', 'operator', now(), now()
         FROM generate_series(1, {bounties}) AS n
         """,
         DATABASE,

@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -82,17 +83,23 @@ RULES = DuplicateRules()
 # Every kind of copy the rates count: the plain ones, then the evasions.
 ALL_COPY_KINDS = {**COPY_KINDS, **EVASION_KINDS}
 NO_SPECTRUM = -1.0  # a cosine every pair meets: the spectrum confirmation off
+NO_SPECTRUM_RULES = DuplicateRules(
+    min_similarity=NO_SPECTRUM, min_crop_similarity=NO_SPECTRUM, min_view_similarity=NO_SPECTRUM
+)
 RULE_VARIANTS = {
-    "default: pHash<=10, dHash<=12, spectrum>=0.8, quality>=20": RULES,
-    "before: pHash<=10, dHash<=12, quality>=30": DuplicateRules(
-        min_quality=30, min_similarity=NO_SPECTRUM
+    "default: pHash<=10 (a band within 1 bit), dHash<=12, spectrum>=0.8 (0.85 to a stored "
+    "crop, 0.9 from a probe), quality>=20": RULES,
+    "the same, searched exactly (bands within 2 bits)": DuplicateRules(probe_radius=2),
+    "the same, spectrum>=0.8 for every pair of views": DuplicateRules(
+        min_crop_similarity=0.8, min_view_similarity=0.8
     ),
-    "pHash<=10, dHash<=12, quality>=20 (no spectrum)": DuplicateRules(min_similarity=NO_SPECTRUM),
-    "pHash<=10, spectrum>=0.8, quality>=20 (no dHash)": DuplicateRules(max_confirm_distance=64),
-    "pHash<=10 alone, quality>=20": DuplicateRules(
-        max_confirm_distance=64, min_similarity=NO_SPECTRUM
+    "before: pHash<=10, dHash<=12, quality>=30": replace(
+        NO_SPECTRUM_RULES, min_quality=30, probe_radius=2
     ),
-    "pHash<=10, dHash<=12, spectrum>=0.8, quality>=15": DuplicateRules(min_quality=15),
+    "pHash<=10, dHash<=12, quality>=20 (no spectrum)": NO_SPECTRUM_RULES,
+    "pHash<=10, spectrum, quality>=20 (no dHash)": DuplicateRules(max_confirm_distance=64),
+    "pHash<=10 alone, quality>=20": replace(NO_SPECTRUM_RULES, max_confirm_distance=64),
+    "default, quality>=15": DuplicateRules(min_quality=15),
 }
 
 
@@ -898,16 +905,18 @@ def write_readme(results: dict[str, Any]) -> None:
 
     lines += [
         "",
-        f"Near-duplicate lookup (pHash <= {RULES.max_distance} bits, dHash <= "
-        f"{RULES.max_confirm_distance}, spectrum >= {RULES.min_similarity}, "
-        f">= {RULES.min_view_similarity} through a searched view other than the photo itself): "
-        "10k real corpus "
-        "hashes, larger sizes add synthetic hashes drawn with the corpus's per-bit frequencies. "
-        f"Each photo stores {1 + len(STORED_CROPS)} views (the whole picture and its centre "
-        "crops) as index entries; each lookup searches up to six views (the photo, its centre "
-        "crop and the picture inside a border, each also mirrored). PostgreSQL: rows loaded "
-        "with COPY, then VACUUM ANALYZE; one query of index-only scans (four per searched view) "
-        "on the covering band indexes, Hamming distances filtered in the index."
+        f"Near-duplicate lookup (pHash <= {RULES.max_distance} bits with a 16-bit band within "
+        f"{RULES.probe_radius}, dHash <= {RULES.max_confirm_distance}, spectrum >= "
+        f"{RULES.min_similarity}, {RULES.min_crop_similarity} to a stored crop, "
+        f"{RULES.min_view_similarity} from a probe): 10k real corpus hashes, larger sizes add "
+        "synthetic hashes drawn with the corpus's per-bit frequencies. "
+        f"Each photo stores {1 + len(STORED_CROPS)} views (the whole picture, its centre crop "
+        "and four side crops) as index entries; each lookup searches the photo against all of "
+        "them, and its probes (its centre crop, the picture inside a border when it has one, "
+        "its mirror image) against the stored whole picture and centre crop. PostgreSQL: rows "
+        "loaded with COPY, then VACUUM ANALYZE; one query of eight index-only scans (two per "
+        "band: the photo's 17 probe values over every view, its probes' over views 0-1) on the "
+        "covering (band, view) indexes, Hamming distances filtered in the index."
         + (
             f" PostgreSQL columns rerun {results['reran_at']['database_index']}."
             if "database_index" in results.get("reran_at", {})
@@ -926,6 +935,17 @@ def write_readme(results: dict[str, Any]) -> None:
             f"{row['numpy_linear_scan_p50_us']} | {db.get('lookup_p50_ms', '-')} | "
             f"{db.get('lookup_p95_ms', '-')} |"
         )
+    earlier = (results.get("previous_runs", {}).get("database_index") or [None])[-1]
+    if earlier and earlier.get("database_index"):
+        lines += [
+            "",
+            f"Previous PostgreSQL run ({earlier['ran_at']}), p50 / p95 ms: "
+            + "; ".join(
+                f"{int(size):,}: {row['lookup_p50_ms']} / {row['lookup_p95_ms']}"
+                for size, row in earlier["database_index"].items()
+            )
+            + ".",
+        ]
     rates = results["rates"]
     default = rates[next(iter(RULE_VARIANTS))]
     kinds = list(ALL_COPY_KINDS)

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from bounties.models import (
+    AWAITING_AGENT,
     Bounty,
     BountyEvent,
     Claim,
@@ -25,8 +26,10 @@ from bounties.models import (
     WebhookEndpoint,
 )
 from bounties.services import submission_decide
+from bounties.services.review import agent_review_cooling_refresh
 from bounties.tasks import webhook_deliver
 from bounties.webhooks import webhook_delivery_retry_now
+from market.accounts.actors import operator_actor
 from market.core.errors import ApplicationError
 from market.core.money import format_money
 from market.ledger.models import AccountKind, LedgerAccount
@@ -184,7 +187,14 @@ class ReviewQueueAdmin(admin.ModelAdmin):
     change_form_template = "admin/bounties/review_item.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ReviewQueueItem]:
-        return super().get_queryset(request).filter(status=SubmissionStatus.NEEDS_REVIEW)
+        # What waits for its agent's review is the agent's until the deadline (then silence
+        # accepts it, or a failed check hands it here); appeals always come here.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(status=SubmissionStatus.NEEDS_REVIEW)
+            .exclude(AWAITING_AGENT)
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -240,11 +250,13 @@ class ReviewQueueAdmin(admin.ModelAdmin):
                     submission=item,
                     accept=accept,
                     reasons=[reason] if reason else ["Checked by a person."],
-                    actor=f"operator:{request.user.pk}",
+                    actor=operator_actor(request.user),
                 )
             except ApplicationError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
+                # An operator's accept may overturn the agent's rejection: fair use is judged now.
+                agent_review_cooling_refresh(agent=item.bounty.agent)
                 verdict = "accepted" if accept else "rejected"
                 self.message_user(request, f"Submission #{item.pk} {verdict}.")
                 return redirect("admin:bounties_reviewqueueitem_changelist")

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
@@ -37,6 +38,8 @@ from bounties.models import (
     Bounty,
     BountyStatus,
     Receipt,
+    Reviewer,
+    ReviewMode,
     Submission,
     SubmissionStatus,
 )
@@ -45,6 +48,7 @@ from bounties.receipts import ALGORITHM, public_keys
 from bounties.selectors import (
     bounties_for_agent,
     bounty_rows_near,
+    submissions_awaiting_review,
     submissions_for_agent,
     with_open_slots,
 )
@@ -62,9 +66,14 @@ from bounties.services.bounties import (
     MIN_CLAIM_TTL,
     metadata_check,
 )
+from bounties.services.review import (
+    MAX_REASON_LENGTH,
+    MIN_REASON_LENGTH,
+    submission_review_decide,
+)
 from bounties.webhooks import webhook_endpoint_create, webhook_endpoint_disable
 from market.accounts.authentication import request_agent
-from market.accounts.models import Scope
+from market.accounts.models import APIKey, Scope
 from market.core.api import (
     MAX_PAGE_SIZE,
     CursorPagination,
@@ -136,6 +145,16 @@ class BountyInputSerializer(serializers.Serializer):
         default=86_400,
     )
     blur_faces = serializers.BooleanField(default=True)
+    review = serializers.ChoiceField(
+        choices=ReviewMode.choices,
+        required=False,
+        help_text=(
+            "Who judges photos that pass the checks but need a judgment: `agent` (you: preview, "
+            "accept or reject; silence until the deadline accepts), `operator`, or `auto` (the "
+            "checks decide, a person only where one failed). Default: `agent` if this key has "
+            "the `submissions:review` scope, else `operator`."
+        ),
+    )
     metadata = MetadataField(required=False, default=dict)
 
     def validate_currency(self, value: str) -> str:
@@ -154,7 +173,7 @@ class BountyInputSerializer(serializers.Serializer):
             raise serializers.ValidationError({"ends_at": "The window must end in the future."})
         return attrs
 
-    def to_spec(self) -> BountySpec:
+    def to_spec(self, *, default_review: str) -> BountySpec:
         data = self.validated_data
         return BountySpec(
             title=data["title"],
@@ -174,6 +193,7 @@ class BountyInputSerializer(serializers.Serializer):
             auto_approve_after=timedelta(seconds=data["auto_approve_after_seconds"]),
             blur_faces=data["blur_faces"],
             metadata=data["metadata"],
+            review=data.get("review") or default_review,
         )
 
 
@@ -200,6 +220,7 @@ class BountyOutputSerializer(serializers.Serializer):
     max_per_worker = serializers.IntegerField()
     auto_approve_after_seconds = serializers.SerializerMethodField()
     blur_faces = serializers.BooleanField()
+    review = serializers.ChoiceField(choices=ReviewMode.choices)
     metadata = serializers.JSONField()
     test_mode = serializers.BooleanField(source="is_test")
     created_at = serializers.DateTimeField()
@@ -244,6 +265,7 @@ def _bounty_row_output(row: dict[str, Any], when: Callable[[Any], Any]) -> dict[
         "max_per_worker": row["max_per_worker"],
         "auto_approve_after_seconds": int(row["auto_approve_after"].total_seconds()),
         "blur_faces": row["blur_faces"],
+        "review": row["review"],
         "metadata": row["metadata"],
         "test_mode": row["is_test"],
         "created_at": when(row["created_at"]),
@@ -328,7 +350,13 @@ class BountiesApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = BountyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        bounty = bounty_create(agent=request_agent(request), spec=serializer.to_spec())
+        api_key: APIKey = request.auth  # type: ignore[assignment]
+        default_review = (
+            ReviewMode.AGENT if api_key.has_scope(Scope.SUBMISSIONS_REVIEW) else ReviewMode.OPERATOR
+        )
+        bounty = bounty_create(
+            agent=request_agent(request), spec=serializer.to_spec(default_review=default_review)
+        )
         [bounty] = with_open_slots([bounty])
         return Response(BountyOutputSerializer(bounty).data, status=201)
 
@@ -376,13 +404,26 @@ class CheckOutputSerializer(serializers.Serializer):
 class SubmissionOutputSerializer(serializers.Serializer):
     """What ``bounties.disclosure`` lets the agent read: where and when the worker was (the
     location, the capture time, the location and time checks' details, the note) only once
-    the submission is accepted."""
+    the submission is accepted; while it waits for the agent's own review, the capture time,
+    the distance from the spot and every check as it is, and a preview."""
 
     id = serializers.IntegerField()
     bounty = serializers.IntegerField(source="bounty_id")
     status = serializers.ChoiceField(choices=SubmissionStatus.choices)
+    review_by = serializers.SerializerMethodField(
+        help_text="In review (`needs_review`): who decides, you (`agent`) or operators."
+    )
+    review_deadline = serializers.SerializerMethodField(
+        help_text="In review: when silence accepts it if no check failed (null for an appeal)."
+    )
     note = serializers.SerializerMethodField(help_text="The worker's note; once accepted.")
-    captured_at = serializers.SerializerMethodField(help_text="Once accepted.")
+    captured_at = serializers.SerializerMethodField(
+        help_text="When the photo was taken: once accepted, or while it waits for your review."
+    )
+    distance_m = serializers.SerializerMethodField(
+        help_text="How far from the bounty's spot it was taken, in metres: once accepted, or "
+        "while it waits for your review."
+    )
     received_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
     reasons = serializers.SerializerMethodField()
@@ -392,13 +433,35 @@ class SubmissionOutputSerializer(serializers.Serializer):
     )
     photo_url = serializers.SerializerMethodField()
     receipt_url = serializers.SerializerMethodField()
+    preview_url = serializers.SerializerMethodField(
+        help_text="While it waits for your review: a small marked preview, faces blurred."
+    )
 
     def _url(self, submission: Submission, name: str) -> str | None:
         if submission.status != SubmissionStatus.ACCEPTED:
             return None
+        return self._absolute(submission, name)
+
+    def _absolute(self, submission: Submission, name: str) -> str:
         request = self.context.get("request")
         path = reverse(f"v1:{name}", args=[submission.pk])
         return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_preview_url(self, submission: Submission) -> str | None:
+        return self._absolute(submission, "submission-preview") if submission.awaits_agent else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=Reviewer.choices, allow_null=True))
+    def get_review_by(self, submission: Submission) -> str | None:
+        return submission.reviewer
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_review_deadline(self, submission: Submission) -> datetime | None:
+        return submission.review_deadline
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_distance_m(self, submission: Submission) -> float | None:
+        return disclosure.agent_distance_m(submission)
 
     def get_photo_url(self, submission: Submission) -> str | None:
         return self._url(submission, "submission-photo")
@@ -428,11 +491,20 @@ class SubmissionOutputSerializer(serializers.Serializer):
 
 class SubmissionQuerySerializer(serializers.Serializer):
     bounty = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
-    status = serializers.ChoiceField(choices=SubmissionStatus.choices, required=False)
+    status = serializers.ChoiceField(
+        choices=SubmissionStatus.choices,
+        required=False,
+        help_text="`needs_review`: the submissions waiting for your review, the oldest first "
+        "(the order their `review_deadline`s fall in); the others newest first.",
+    )
 
 
 class SubmissionPagination(CursorPagination):
     ordering = ("-received_at", "-id")
+
+
+class ReviewQueuePagination(CursorPagination):
+    ordering = ("review_started_at", "id")
 
 
 class SubmissionsApi(APIView):
@@ -446,12 +518,16 @@ class SubmissionsApi(APIView):
     def get(self, request: Request) -> Response:
         query = SubmissionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        submissions: QuerySet[Submission] = submissions_for_agent(
-            request_agent(request),
-            bounty_id=query.validated_data.get("bounty"),
-            status=query.validated_data.get("status"),
-        )
-        paginator = SubmissionPagination()
+        agent, bounty_id = request_agent(request), query.validated_data.get("bounty")
+        status = query.validated_data.get("status")
+        submissions: QuerySet[Submission]
+        paginator: CursorPagination
+        if status == SubmissionStatus.NEEDS_REVIEW:
+            submissions = submissions_awaiting_review(agent, bounty_id=bounty_id)
+            paginator = ReviewQueuePagination()
+        else:
+            submissions = submissions_for_agent(agent, bounty_id=bounty_id, status=status)
+            paginator = SubmissionPagination()
         page = paginator.paginate_queryset(submissions, request, view=self)
         return paginator.get_paginated_response(
             SubmissionOutputSerializer(page, many=True, context={"request": request}).data
@@ -465,6 +541,114 @@ class SubmissionApi(APIView):
     def get(self, request: Request, submission_id: int) -> Response:
         submission = get_object_or_404(
             submissions_for_agent(request_agent(request)), pk=submission_id
+        )
+        return Response(SubmissionOutputSerializer(submission, context={"request": request}).data)
+
+
+# Previews, delivery copies and receipts are made by tasks after commit: about 0.3 s of work
+# (bench/review.py), so a client told to come back in 5 s waited out most of its 7.8 s there.
+NOT_READY_RETRY_AFTER_S = 1
+PREVIEW_ERRORS_RESPONSE = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=(
+        "application/problem+json. `not_ready`: the preview is being made (just after the "
+        "submission entered review): retry after `retry_after` seconds "
+        f"({NOT_READY_RETRY_AFTER_S}). `no_preview`: the submission was never yours to review."
+    ),
+)
+DECISION_ERRORS_RESPONSE = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=(
+        "application/problem+json. `already_decided`: decided the other way already (deciding "
+        "again the same way answers 200 and changes nothing). `not_awaiting_review`: still "
+        "being verified, with operators, or appealed."
+    ),
+)
+
+
+def _reviewable(request: Request, submission_id: int) -> Submission:
+    return get_object_or_404(submissions_for_agent(request_agent(request)), pk=submission_id)
+
+
+class SubmissionPreviewApi(APIView):
+    required_scopes = {"GET": Scope.SUBMISSIONS_REVIEW}
+
+    @extend_schema(
+        operation_id="submissions_preview",
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 409: PREVIEW_ERRORS_RESPONSE},
+        description="What to judge a submission waiting for your review by: a JPEG at most 512 "
+        "px on its long side, faces blurred, a PREVIEW band across it, no metadata.",
+    )
+    def get(self, request: Request, submission_id: int) -> FileResponse:
+        submission = _reviewable(request, submission_id)
+        if submission.review_by != Reviewer.AGENT:
+            raise ApplicationError(
+                "no_preview",
+                "Only a submission sent to you for review has a preview.",
+                status=409,
+            )
+        if not submission.preview:
+            raise ApplicationError(
+                "not_ready",
+                "The preview is being made; retry shortly.",
+                status=409,
+                extra={"retry_after": NOT_READY_RETRY_AFTER_S},
+            )
+        return FileResponse(
+            submission.preview.open("rb"),
+            content_type="image/jpeg",
+            as_attachment=False,
+            filename=f"submission-{submission.pk}-preview.jpg",
+        )
+
+
+@extend_schema_serializer(component_name="SubmissionReject")
+class SubmissionRejectInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        min_length=MIN_REASON_LENGTH,
+        max_length=MAX_REASON_LENGTH,
+        help_text="Why the photo does not do: shown to the worker, who may appeal to operators.",
+    )
+
+
+class SubmissionAcceptApi(APIView):
+    required_scopes = {"POST": Scope.SUBMISSIONS_REVIEW}
+
+    @extend_schema(
+        operation_id="submissions_accept",
+        request=inline_serializer("SubmissionAccept", {}),
+        responses={200: SubmissionOutputSerializer, 409: DECISION_ERRORS_RESPONSE},
+        parameters=[idempotency_parameter()],
+    )
+    @idempotent
+    def post(self, request: Request, submission_id: int) -> Response:
+        submission = submission_review_decide(
+            submission=_reviewable(request, submission_id),
+            agent=request_agent(request),
+            accept=True,
+        )
+        return Response(SubmissionOutputSerializer(submission, context={"request": request}).data)
+
+
+class SubmissionRejectApi(APIView):
+    required_scopes = {"POST": Scope.SUBMISSIONS_REVIEW}
+
+    @extend_schema(
+        operation_id="submissions_reject",
+        request=SubmissionRejectInputSerializer,
+        responses={200: SubmissionOutputSerializer, 409: DECISION_ERRORS_RESPONSE},
+        parameters=[idempotency_parameter()],
+    )
+    @idempotent
+    def post(self, request: Request, submission_id: int) -> Response:
+        submission = _reviewable(request, submission_id)
+        serializer = SubmissionRejectInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        submission = submission_review_decide(
+            submission=submission,
+            agent=request_agent(request),
+            accept=False,
+            reason=serializer.validated_data["reason"],
         )
         return Response(SubmissionOutputSerializer(submission, context={"request": request}).data)
 
@@ -542,15 +726,39 @@ class ReceiptOutputSerializer(serializers.Serializer):
         return ALGORITHM
 
 
-def _accepted_submission(request: Request, submission_id: int) -> Submission:
-    submission = get_object_or_404(submissions_for_agent(request_agent(request)), pk=submission_id)
+NOT_RELEASED_RESPONSE = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=(
+        "application/problem+json. `not_accepted`: the submission is not accepted, nothing is "
+        "released. `not_ready`: accepted, but its photo and receipt are still being prepared "
+        f"(seconds after the verdict): retry after `retry_after` seconds "
+        f"({NOT_READY_RETRY_AFTER_S}); the `submission.accepted` webhook says when they are "
+        "ready."
+    ),
+)
+
+
+def _released_receipt(request: Request, submission_id: int) -> Receipt:
+    """The receipt of the agent's accepted submission: it exists once the data is released
+    (``bounties.delivery``), the photo stored first."""
+    submission = get_object_or_404(
+        submissions_for_agent(request_agent(request)).select_related("receipt"), pk=submission_id
+    )
     if submission.status != SubmissionStatus.ACCEPTED:
         raise ApplicationError(
             "not_accepted",
             f"The submission is {submission.status}: data is released once it is accepted.",
             status=409,
         )
-    return submission
+    receipt: Receipt | None = getattr(submission, "receipt", None)
+    if receipt is None:
+        raise ApplicationError(
+            "not_ready",
+            "The submission is accepted; its photo and receipt are being prepared.",
+            status=409,
+            extra={"retry_after": NOT_READY_RETRY_AFTER_S},
+        )
+    return receipt
 
 
 class SubmissionPhotoApi(APIView):
@@ -558,10 +766,10 @@ class SubmissionPhotoApi(APIView):
 
     @extend_schema(
         operation_id="submissions_photo",
-        responses={(200, "image/jpeg"): OpenApiTypes.BINARY},
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 409: NOT_RELEASED_RESPONSE},
     )
     def get(self, request: Request, submission_id: int) -> FileResponse:
-        submission = _accepted_submission(request, submission_id)
+        submission = _released_receipt(request, submission_id).submission
         return FileResponse(
             submission.delivered_photo.open("rb"),
             content_type="image/jpeg",
@@ -573,10 +781,12 @@ class SubmissionPhotoApi(APIView):
 class SubmissionReceiptApi(APIView):
     required_scopes = {"GET": Scope.BOUNTIES_READ}
 
-    @extend_schema(operation_id="submissions_receipt", responses=ReceiptOutputSerializer)
+    @extend_schema(
+        operation_id="submissions_receipt",
+        responses={200: ReceiptOutputSerializer, 409: NOT_RELEASED_RESPONSE},
+    )
     def get(self, request: Request, submission_id: int) -> Response:
-        submission = _accepted_submission(request, submission_id)
-        return Response(ReceiptOutputSerializer(submission.receipt).data)
+        return Response(ReceiptOutputSerializer(_released_receipt(request, submission_id)).data)
 
 
 class PublicKeysApi(APIView):

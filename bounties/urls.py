@@ -16,6 +16,21 @@ urlpatterns = [
         name="submission-photo",
     ),
     path(
+        "submissions/<int:submission_id>/preview/",
+        api.SubmissionPreviewApi.as_view(),
+        name="submission-preview",
+    ),
+    path(
+        "submissions/<int:submission_id>/accept/",
+        api.SubmissionAcceptApi.as_view(),
+        name="submission-accept",
+    ),
+    path(
+        "submissions/<int:submission_id>/reject/",
+        api.SubmissionRejectApi.as_view(),
+        name="submission-reject",
+    ),
+    path(
         "submissions/<int:submission_id>/receipt/",
         api.SubmissionReceiptApi.as_view(),
         name="submission-receipt",

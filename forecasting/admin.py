@@ -17,6 +17,7 @@ from forecasting.models import (
     QuestionBounty,
 )
 from forecasting.services import model_version_promote
+from market.accounts.actors import operator_actor
 from market.core.errors import ApplicationError
 
 
@@ -170,7 +171,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         version = queryset.get()
         try:
-            model_version_promote(version=version, actor=str(request.user))
+            model_version_promote(version=version, actor=operator_actor(request.user))
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

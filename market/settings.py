@@ -315,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
     }
     for queue in WORKER_QUEUES
 }
+# Each worker process also records itself alive when ready and then every this many seconds
+# (market/core/heartbeats.py): /api/v1/health/ shows a (re)started worker within seconds, and
+# one that died as stale after this many missed beats.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15, minimum=1)
+WORKER_HEARTBEAT_STALE_AFTER_BEATS = 3
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Client addresses -----------------------------------------------------------------------
@@ -520,9 +525,23 @@ VERIFY_MAX_ATTEMPTS = env_int("VERIFY_MAX_ATTEMPTS", 8, minimum=2)
 
 
 VERIFY_ACCEPT_WITHOUT_RELEVANCE = env_bool("VERIFY_ACCEPT_WITHOUT_RELEVANCE", False)
+# Agents judging what they buy (bounties.services.review): each agent's rejection rate is over
+# its last REVIEW_FAIR_USE_WINDOW decisions; when more than REVIEW_OVERTURN_THRESHOLD of its
+# rejections there were overturned on appeal (and at least REVIEW_OVERTURN_MIN_COUNT), its
+# submissions go to operators for REVIEW_COOLING_DAYS.
+REVIEW_FAIR_USE_WINDOW = env_int("REVIEW_FAIR_USE_WINDOW", 50, minimum=1)
+REVIEW_OVERTURN_THRESHOLD = env_float("REVIEW_OVERTURN_THRESHOLD", 0.2, minimum=0.0)
+REVIEW_OVERTURN_MIN_COUNT = env_int("REVIEW_OVERTURN_MIN_COUNT", 3, minimum=1)
+REVIEW_COOLING_DAYS = env_int("REVIEW_COOLING_DAYS", 7, minimum=0)
 CELERY_BEAT_SCHEDULE["submissions-sweep"] = {
     "task": "bounties.tasks.submissions_sweep",
     "schedule": 60.0,
+}
+# Accepted submissions whose photo and receipt were never released (a lost task, a storage
+# outage longer than the task's retries) are enqueued again; see `DELIVERY_STUCK_AFTER`.
+CELERY_BEAT_SCHEDULE["deliveries-sweep"] = {
+    "task": "bounties.tasks.deliveries_sweep",
+    "schedule": 300.0,
 }
 CELERY_TASK_ROUTES["bounties.tasks.submission_verify"] = {"queue": "verify"}
 

@@ -12,12 +12,12 @@ from django.db.models import Q
 from verification.checks.duplicates import (
     DEFAULT_BANDS,
     HASH_BITS,
+    PROBED_VIEWS,
     DuplicateMatch,
     DuplicateRules,
     Fingerprint,
     band_probes,
     band_values,
-    probe_radius,
     sort_matches,
 )
 from verification.models import PhotoFingerprint
@@ -30,7 +30,7 @@ def fingerprint_rows(
     reference: str, fp: Fingerprint, rules: DuplicateRules
 ) -> list[PhotoFingerprint]:
     """The photo's rows: the whole picture (view 0), then, when it is textured enough to be
-    matched as a near copy, its centre crops."""
+    matched as a near copy, its crops (`STORED_CROPS`: 1 the centre crop, 2.. the side crops)."""
     near = fp.quality >= rules.min_quality
     no_bands: list[int | None] = [None] * DEFAULT_BANDS
     return [
@@ -58,22 +58,34 @@ _TABLE = PhotoFingerprint._meta.db_table
 _COLUMNS = "id, reference, sha256, phash, dhash, spectrum, band0, view"
 
 
+def _within(number: int) -> str:
+    """Both Hamming distances of a row to searched view `number`, on the index tuple."""
+    return (
+        f"(bit_count((phash # (%(phash{number})s)::bigint)::bit(64)) <= %(max_distance)s"
+        f" AND bit_count((dhash # (%(dhash{number})s)::bigint)::bit(64))"
+        " <= %(max_confirm_distance)s)"
+    )
+
+
 @cache
-def _postgres_find(views: int) -> str:
-    """On PostgreSQL: per searched view and band, an index-only scan of that band's covering
-    index (band, id, phash, dhash) for the probe values, keeping only rows within both Hamming
-    distances of that view (bit_count of the XOR, computed on the index tuples); the few
-    survivors and the exact SHA-256 match are then read from the table. At 1M stored hashes a
-    band's probes meet ~2-4k index entries and no table page; the first version (bitmap scans,
-    every candidate row sent to Python) took ~60 ms there (bench/README.md).
+def _postgres_find(probes: int) -> str:
+    """On PostgreSQL, per band, two index-only scans of that band's covering index (band,
+    view, id, phash, dhash): the whole picture's probe values against every stored view, and
+    the probes' (`probes` searched views after the whole one) against views 0 and 1 only
+    (`PROBED_VIEWS`, an index condition on the key's second column); each keeps only rows
+    within both Hamming distances of one of its views (bit_count of the XOR, computed on the
+    index tuples). The few survivors and the exact SHA-256 match are then read from the table.
+    Eight scans of 17 values each (radius 1) and a few dozen index entries each at 1M photos;
+    the previous version ran four scans of 137 values per searched view, 24 in all, and took
+    ~29 ms there (bench/README.md).
     (Constant SQL: the table and column names are ours, every value is a parameter. The values
     are parenthesised before the casts: -2**63 is a valid hash, 2**63 is not a valid bigint.)"""
+    probed = " OR ".join(_within(number) for number in range(1, probes + 1)) or "FALSE"
     near_ids = " UNION ALL ".join(
-        f"SELECT id FROM {_TABLE} WHERE {field} = ANY(%(probes{view}_{band})s::integer[])"  # noqa: S608
-        f" AND bit_count((phash # (%(phash{view})s)::bigint)::bit(64)) <= %(max_distance)s"
-        f" AND bit_count((dhash # (%(dhash{view})s)::bigint)::bit(64))"
-        " <= %(max_confirm_distance)s"
-        for view in range(views)
+        f"SELECT id FROM {_TABLE} WHERE {field} = ANY(%(whole{band})s::integer[])"  # noqa: S608
+        f" AND {_within(0)}"
+        f" UNION ALL SELECT id FROM {_TABLE} WHERE {field} = ANY(%(probes{band})s::integer[])"
+        f" AND view < %(probed_views)s AND ({probed})"
         for band, field in enumerate(_BAND_FIELDS)
     )
     return (
@@ -82,12 +94,25 @@ def _postgres_find(views: int) -> str:
     )
 
 
+def _band_probes(fp: Fingerprint, rules: DuplicateRules) -> tuple[list[list[int]], list[list[int]]]:
+    """Per band, the values probed for the whole picture, and for its probes together."""
+    radius = rules.band_radius(DEFAULT_BANDS)
+    whole = [
+        band_probes(value, width=_BAND_WIDTH, radius=radius) for value in band_values(fp.phash)
+    ]
+    probed: list[set[int]] = [set() for _ in _BAND_FIELDS]
+    for view in fp.probes:
+        for band, value in enumerate(band_values(view.phash)):
+            probed[band].update(band_probes(value, width=_BAND_WIDTH, radius=radius))
+    return whole, [sorted(values) for values in probed]
+
+
 class DatabaseDuplicateIndex:
     """Multi-index hashing on band columns, then the confirmations (see
-    `verification.checks.duplicates`), for every view the query searches against every view
-    stored. PostgreSQL runs one query of index-only scans (`_postgres_find`); other databases
-    (SQLite in development) send `sha256 = ... OR band0 IN (...) OR ...` and compute every
-    distance in Python."""
+    `verification.checks.duplicates`): the whole picture against every stored view, its probes
+    against the stored whole picture and its centre crop. PostgreSQL runs one query of
+    index-only scans (`_postgres_find`); other databases (SQLite in development) send
+    `sha256 = ... OR band0 IN (...) OR ...` and compute every distance in Python."""
 
     def add(self, reference: str, fp: Fingerprint, rules: DuplicateRules) -> None:
         PhotoFingerprint.objects.bulk_create(fingerprint_rows(reference, fp, rules))
@@ -106,12 +131,15 @@ class DatabaseDuplicateIndex:
                 matches[photo] = DuplicateMatch(reference, 0, exact=True)
             elif near and band0 is not None:
                 for number, query in enumerate(fp.searched_views):
+                    if number > 0 and view >= PROBED_VIEWS:
+                        break  # the probes meet the stored whole picture and centre crop only
                     match = rules.near_match(
                         query,
                         Fingerprint.unsigned(phash),
                         Fingerprint.unsigned(dhash),
                         bytes(spectrum),
-                        probe=number > 0,
+                        query_view=number,
+                        stored_view=view,
                     )
                     earlier = matches.get(photo)
                     if match is not None and (
@@ -121,22 +149,17 @@ class DatabaseDuplicateIndex:
         return sort_matches(matches.values())
 
     def _postgres_rows(self, fp: Fingerprint, rules: DuplicateRules, *, near: bool) -> list[tuple]:
-        radius = probe_radius(rules.max_distance, DEFAULT_BANDS)
-        views = fp.searched_views
-        params: dict[str, Any] = {
-            # No probes for a photo too plain to compare: the exact match alone.
-            f"probes{number}_{band}": band_probes(value, width=_BAND_WIDTH, radius=radius)
-            if near
-            else []
-            for number, view in enumerate(views)
-            for band, value in enumerate(band_values(view.phash))
-        }
-        for number, view in enumerate(views):
+        # No probes for a photo too plain to compare: the exact match alone.
+        whole, probed = _band_probes(fp, rules) if near else ([[]] * 4, [[]] * 4)
+        params: dict[str, Any] = {f"whole{band}": values for band, values in enumerate(whole)}
+        params.update({f"probes{band}": values for band, values in enumerate(probed)})
+        for number, view in enumerate(fp.searched_views):
             params[f"phash{number}"] = Fingerprint.signed(view.phash)
             params[f"dhash{number}"] = Fingerprint.signed(view.dhash)
         params.update(
             max_distance=rules.max_distance,
             max_confirm_distance=rules.max_confirm_distance,
+            probed_views=PROBED_VIEWS,
             sha256=fp.sha256,
         )
         with transaction.atomic(), connection.cursor() as cursor:
@@ -144,7 +167,7 @@ class DatabaseDuplicateIndex:
             # the scans themselves. LOCAL: reverted with the transaction, and reset below for
             # an enclosing one.
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            cursor.execute(_postgres_find(len(views)), params)
+            cursor.execute(_postgres_find(len(fp.probes)), params)
             rows = cursor.fetchall()
             cursor.execute("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
         # Rows whose id came up twice (exact and near) are the same row twice: harmless.
@@ -153,11 +176,11 @@ class DatabaseDuplicateIndex:
     def _portable_rows(self, fp: Fingerprint, rules: DuplicateRules, *, near: bool) -> list[tuple]:
         condition = Q(sha256=fp.sha256, view=0)
         if near:
-            radius = probe_radius(rules.max_distance, DEFAULT_BANDS)
-            for view in fp.searched_views:
-                for field, value in zip(_BAND_FIELDS, band_values(view.phash), strict=True):
-                    probes = band_probes(value, width=_BAND_WIDTH, radius=radius)
-                    condition |= Q(**{f"{field}__in": probes})
+            whole, probed = _band_probes(fp, rules)
+            for field, values in zip(_BAND_FIELDS, whole, strict=True):
+                condition |= Q(**{f"{field}__in": values})
+            for field, values in zip(_BAND_FIELDS, probed, strict=True):
+                condition |= Q(**{f"{field}__in": values}, view__lt=PROBED_VIEWS)
         return list(
             PhotoFingerprint.objects.filter(condition).values_list(
                 "reference", "sha256", "phash", "dhash", "spectrum", "band0", "view"

@@ -20,6 +20,7 @@ from PIL import Image
 from transformers import AutoModel, AutoProcessor
 
 from verification.batching import MicroBatcher
+from verification.checks import CheckName
 
 NEGATIVE_PROMPTS: tuple[str, ...] = (
     "a photo of a screen",
@@ -210,7 +211,10 @@ class RelevanceScorer:
     ) -> None:
         self.model = model
         self.batcher: MicroBatcher[RelevanceRequest, RelevanceScore] = MicroBatcher(
-            model.score, max_batch_size=max_batch_size, max_wait_s=max_wait_s, name="relevance"
+            model.score,
+            max_batch_size=max_batch_size,
+            max_wait_s=max_wait_s,
+            name=CheckName.RELEVANCE,
         )
 
     def score(self, image: Image.Image, text: str, timeout: float | None = 60.0) -> RelevanceScore:

@@ -11,7 +11,8 @@ class PhotoFingerprint(models.Model):
     when the photo is too plain (low quality) to be matched as a near copy; `spectrum` is the
     second confirmation (63 signed bytes; empty on rows stored before it existed). A photo has
     one row per stored view: `view` 0 is the whole picture (the only row of a photo too plain to
-    compare, and the one an exact SHA-256 match reads), 1.. its centre crops (`STORED_CROPS`).
+    compare, and the one an exact SHA-256 match reads), 1.. its crops (`STORED_CROPS`: 1 the
+    centre crop, 2.. the side crops).
     """
 
     reference = models.CharField(max_length=100, db_index=True)  # e.g. "submission:12"
@@ -28,12 +29,15 @@ class PhotoFingerprint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        # One B-tree per band that also carries the hashes (PostgreSQL INCLUDE; other
-        # databases get the plain index): a lookup reads candidates and filters them by
-        # Hamming distance from the index alone, without visiting the table (index-only scans).
+        # One B-tree per band, keyed by (band, view) and carrying the hashes (PostgreSQL
+        # INCLUDE; other databases get the plain index): a lookup reads candidates and filters
+        # them by Hamming distance from the index alone, without visiting the table (index-only
+        # scans), and the query's probes read only the views they are compared with.
         indexes = [
             models.Index(
-                fields=[f"band{band}"], include=["id", "phash", "dhash"], name=f"photofp_band{band}"
+                fields=[f"band{band}", "view"],
+                include=["id", "phash", "dhash"],
+                name=f"photofp_band{band}_view",
             )
             for band in range(4)
         ]

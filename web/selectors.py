@@ -1,13 +1,16 @@
 """Reads for the website's pages."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
+from bounties import disclosure
 from bounties.models import (
     AWAITING_VERDICT,
     Bounty,
@@ -15,7 +18,7 @@ from bounties.models import (
     Submission,
     SubmissionStatus,
 )
-from bounties.selectors import worker_verdicts
+from bounties.selectors import AgentReviewStats, agent_review_stats, worker_verdicts
 from market.accounts.models import Agent, APIKey, User
 from market.ledger.selectors import WalletSummary, wallet_summary
 from market.ledger.services import earnings_account
@@ -158,4 +161,97 @@ def delivered_submission(owner: User, submission_id: int) -> Submission:
     )
     if submission is None or not submission.delivered_photo:
         raise Http404("No such photo")
+    return submission
+
+
+def buyer_records(agent_ids: Iterable[int]) -> dict[int, AgentReviewStats]:
+    """Each agent's fair-use record (``agent_review_stats``: its rejection rate over its last
+    decisions, its rejections overturned on appeal), by agent id, for workers to judge the
+    buyer by: one query per distinct agent."""
+    agents = Agent.objects.in_bulk(set(agent_ids))
+    return {agent_id: agent_review_stats(agent) for agent_id, agent in agents.items()}
+
+
+# How the requester's pages group a bounty's submissions.
+SUBMISSION_GROUPS = {
+    SubmissionStatus.RECEIVED: "checking",
+    SubmissionStatus.VERIFYING: "checking",
+    SubmissionStatus.NEEDS_REVIEW: "waiting",
+    SubmissionStatus.ACCEPTED: "accepted",
+    SubmissionStatus.REJECTED: "rejected",
+}
+
+
+def submission_counts(bounties: Iterable[Bounty]) -> dict[int, dict[str, int]]:
+    """Per bounty id, how many of its submissions are being checked, waiting for a review,
+    accepted and rejected (one grouped query)."""
+    ids = [bounty.pk for bounty in bounties]
+    counts: dict[int, dict[str, int]] = {
+        bounty_id: dict.fromkeys(("checking", "waiting", "accepted", "rejected"), 0)
+        for bounty_id in ids
+    }
+    rows = (
+        Submission.objects.filter(bounty_id__in=ids)
+        .values_list("bounty_id", "status")
+        .annotate(count=Count("id"))
+    )
+    for bounty_id, status, count in rows:
+        counts[bounty_id][SUBMISSION_GROUPS[SubmissionStatus(status)]] += count
+    return counts
+
+
+def agent_bounty(agent: Agent, bounty_id: int) -> Bounty:
+    """One of the agent's bounties; 404 for any other."""
+    bounty = Bounty.objects.filter(pk=bounty_id, agent=agent).first()
+    if bounty is None:
+        raise Http404("No such bounty")
+    return bounty
+
+
+@dataclass(frozen=True)
+class BoughtSubmission:
+    """A submission as its buyer may see it (``bounties.disclosure``: nothing of the worker
+    before acceptance), with the facts the requester's pages show."""
+
+    submission: Submission
+    checks: list[dict[str, Any]]
+    reasons: list[str]
+
+    @property
+    def rejected_by_buyer(self) -> bool:
+        return self.submission.agent_verdict == SubmissionStatus.REJECTED
+
+    @property
+    def overturned(self) -> bool:
+        """The buyer rejected it; operators accepted it on appeal."""
+        return self.rejected_by_buyer and self.submission.status == SubmissionStatus.ACCEPTED
+
+
+def bounty_submissions(bounty: Bounty, *, limit: int) -> list[BoughtSubmission]:
+    """The bounty's submissions, newest first (at most ``limit``), as its buyer may see it."""
+    submissions = (
+        Submission.objects.filter(bounty=bounty)
+        .select_related("bounty")
+        .order_by("-received_at", "-id")[:limit]
+    )
+    return [
+        BoughtSubmission(
+            submission=submission,
+            checks=disclosure.agent_checks(submission),
+            reasons=disclosure.agent_reasons(submission),
+        )
+        for submission in submissions
+    ]
+
+
+def reviewable_submission(owner: User, submission_id: int) -> Submission:
+    """A submission of one of the owner's agents that waits for that agent's review and has its
+    preview; 404 for anything else (the owner sees what its agent judges, nothing more)."""
+    submission = (
+        Submission.objects.filter(pk=submission_id, bounty__agent__owner=owner)
+        .select_related("bounty")
+        .first()
+    )
+    if submission is None or not submission.awaits_agent or not submission.preview:
+        raise Http404("No such preview")
     return submission

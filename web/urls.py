@@ -41,6 +41,12 @@ urlpatterns = [
         name="key-revoke",
     ),
     path("agents/<int:agent_id>/gallery/", requester.gallery, name="gallery"),
+    path(
+        "agents/<int:agent_id>/bounties/<int:bounty_id>/",
+        requester.bounty_page,
+        name="agent-bounty",
+    ),
+    path("previews/<int:submission_id>/", requester.preview, name="preview"),
     path("photos/<int:submission_id>/", requester.photo, name="photo"),
     path("photos/<int:submission_id>/receipt.json", requester.receipt, name="receipt"),
 ]

@@ -1,6 +1,7 @@
 """The bounties app's models: the market itself, and outgoing webhooks to agents."""
 
 from bounties.models.market import (
+    AWAITING_AGENT,
     AWAITING_DECISION_EXITS,
     AWAITING_VERDICT,
     BOUNTY_TRANSITIONS,
@@ -19,11 +20,14 @@ from bounties.models.market import (
     Claim,
     ClaimStatus,
     Receipt,
+    Reviewer,
+    ReviewMode,
     ReviewQueueItem,
     Submission,
     SubmissionEvent,
     SubmissionStatus,
     claim_holds_after,
+    slots_left,
     submission_upload_path,
 )
 from bounties.models.webhooks import (
@@ -35,6 +39,7 @@ from bounties.models.webhooks import (
 )
 
 __all__ = [
+    "AWAITING_AGENT",
     "AWAITING_DECISION_EXITS",
     "AWAITING_VERDICT",
     "BOUNTY_TRANSITIONS",
@@ -55,7 +60,9 @@ __all__ = [
     "ClaimStatus",
     "DeliveryStatus",
     "Receipt",
+    "ReviewMode",
     "ReviewQueueItem",
+    "Reviewer",
     "Submission",
     "SubmissionEvent",
     "SubmissionStatus",
@@ -63,5 +70,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "claim_holds_after",
+    "slots_left",
     "submission_upload_path",
 ]

@@ -38,6 +38,21 @@ BOUNTY_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class ReviewMode(models.TextChoices):
+    """Who judges a bounty's photos that pass the checks but need a judgment (a bounty option)."""
+
+    AUTO = "auto", "Automatic (the checks decide; a person only where they cannot)"
+    AGENT = "agent", "The bounty's agent"
+    OPERATOR = "operator", "Operators"
+
+
+class Reviewer(models.TextChoices):
+    """Who a submission in review waits for."""
+
+    AGENT = "agent", "The bounty's agent"
+    OPERATOR = "operator", "Operators"
+
+
 class Bounty(models.Model):
     """An agent's priced request for photos at a place and time."""
 
@@ -62,6 +77,12 @@ class Bounty(models.Model):
     max_per_worker = models.PositiveSmallIntegerField(default=1)
     auto_approve_after = models.DurationField(default=DEFAULT_AUTO_APPROVE_AFTER)
     blur_faces = models.BooleanField(default=True)
+    review = models.CharField(
+        max_length=8,
+        choices=ReviewMode.choices,
+        default=ReviewMode.OPERATOR,
+        help_text="Who judges photos that pass the checks but need a judgment.",
+    )
     metadata = models.JSONField(default=dict, blank=True)
     is_test = models.BooleanField(default=False)
     status = models.CharField(
@@ -114,6 +135,14 @@ class Bounty(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == BountyStatus.OPEN
+
+
+def slots_left(*, quantity: int, accepted_count: int, reserved: int) -> int:
+    """The open-slot rule, the one place it is written: ``quantity`` less the accepted and the
+    ``reserved`` (claims still holding, submissions awaiting a verdict), never below zero.
+    ``bounties.selectors`` counts ``reserved`` (in SQL for the nearest search, with the ORM
+    elsewhere; a test compares the two)."""
+    return max(0, quantity - accepted_count - reserved)
 
 
 class BountyEvent(models.Model):
@@ -293,6 +322,26 @@ class Submission(models.Model):
     verify_error = models.CharField(
         max_length=500, blank=True, help_text="The last error that stopped a verification run."
     )
+    review_by = models.CharField(
+        max_length=8,
+        choices=Reviewer.choices,
+        blank=True,
+        help_text="Who the submission waited for when it entered review (blank: operators).",
+    )
+    review_started_at = models.DateTimeField(null=True, blank=True)
+    agent_verdict = models.CharField(
+        max_length=16,
+        choices=[(SubmissionStatus.ACCEPTED, "Accepted"), (SubmissionStatus.REJECTED, "Rejected")],
+        blank=True,
+        help_text="The bounty's agent's own decision, kept when operators overturn it on appeal.",
+    )
+    agent_decided_at = models.DateTimeField(null=True, blank=True)
+    preview = models.FileField(
+        upload_to="submissions/previews/",
+        blank=True,
+        max_length=255,
+        help_text="What the reviewing agent sees: small, faces blurred, marked, no metadata.",
+    )
 
     class Meta:
         ordering = ("-received_at", "-id")
@@ -312,6 +361,12 @@ class Submission(models.Model):
         indexes = [
             models.Index(fields=["bounty", "status"], name="submission_bounty_status"),
             models.Index(fields=["status", "received_at"], name="submission_status_received"),
+            # An agent's last decisions (fair use), newest first.
+            models.Index(
+                fields=["-agent_decided_at"],
+                condition=Q(agent_decided_at__isnull=False),
+                name="submission_agent_decided",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -319,9 +374,46 @@ class Submission(models.Model):
 
     @property
     def review_waiting_since(self) -> datetime:
-        """Since when the submission waits for a person: its appeal, else its upload. The
-        auto-approval deadline and the review queue's age both count from here."""
-        return self.appealed_at or self.received_at
+        """Since when the submission waits for a person: its appeal; else, waiting for the
+        bounty's agent, since it entered that review; else its upload. The auto-approval
+        deadline and the review queue's age both count from here."""
+        if self.appealed_at is not None:
+            return self.appealed_at
+        if self.review_by == Reviewer.AGENT and self.review_started_at is not None:
+            return self.review_started_at
+        return self.received_at
+
+    @property
+    def awaits_agent(self) -> bool:
+        """Whether the submission waits for its bounty's agent to accept or reject it (an
+        appeal waits for operators, whoever reviewed it first)."""
+        return (
+            self.status == SubmissionStatus.NEEDS_REVIEW
+            and self.review_by == Reviewer.AGENT
+            and self.appealed_at is None
+        )
+
+    @property
+    def reviewer(self) -> str | None:
+        """Who a submission in review waits for: ``agent`` or ``operator``; None otherwise."""
+        if self.status != SubmissionStatus.NEEDS_REVIEW:
+            return None
+        return Reviewer.AGENT if self.awaits_agent else Reviewer.OPERATOR
+
+    @property
+    def review_deadline(self) -> datetime | None:
+        """When silence means acceptance (``auto_approve_after`` from ``review_waiting_since``,
+        for photos no check failed); None outside review and for appeals, which wait for a
+        person however long it takes."""
+        if self.status != SubmissionStatus.NEEDS_REVIEW or self.appealed_at is not None:
+            return None
+        return self.review_waiting_since + self.bounty.auto_approve_after
+
+
+# The submissions waiting for their bounty's agent (``Submission.awaits_agent``, in SQL).
+AWAITING_AGENT = Q(
+    status=SubmissionStatus.NEEDS_REVIEW, review_by=Reviewer.AGENT, appealed_at__isnull=True
+)
 
 
 class SubmissionEvent(models.Model):

@@ -7,6 +7,7 @@ from market.accounts.models import Agent
 WEBHOOK_EVENT_TYPES = (
     "submission.accepted",
     "submission.rejected",
+    "submission.needs_review",  # waiting for the bounty's agent to accept or reject it
     "bounty.fulfilled",
     "bounty.expired",
 )

@@ -17,7 +17,6 @@ from bounties.services.bounties import (
     bounty_create,
     bounty_expire,
     open_slots,
-    reserved_slots,
 )
 from bounties.services.fulfilment import (
     ReportedLocation,
@@ -40,7 +39,6 @@ __all__ = [
     "claim_release",
     "claims_expire_due",
     "open_slots",
-    "reserved_slots",
     "submission_create",
     "submission_decide",
 ]

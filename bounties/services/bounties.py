@@ -21,12 +21,16 @@ from bounties.models import (
     BountyStatus,
     Claim,
     ClaimStatus,
+    ReviewMode,
     Submission,
+    slots_left,
 )
+from bounties.selectors import open_slots_by_bounty
 from bounties.webhooks import webhook_event_emit
 from market.accounts.models import Agent
 from market.core.bounds import json_check, text_check
 from market.core.errors import ApplicationError, field_error
+from market.core.states import transition_check
 from market.ledger.services import escrow_hold, escrow_refund, platform_fee_minor
 
 logger = logging.getLogger(__name__)
@@ -84,6 +88,7 @@ class BountySpec:
     auto_approve_after: timedelta = timedelta(hours=24)
     blur_faces: bool = True
     metadata: dict[str, Any] | None = None
+    review: str = ReviewMode.OPERATOR  # the API defaults to the agent with submissions:review
 
 
 def bounty_spec_validate(spec: BountySpec, *, agent: Agent, now: datetime) -> None:
@@ -126,6 +131,8 @@ def bounty_spec_validate(spec: BountySpec, *, agent: Agent, now: datetime) -> No
         raise field_error("currency", f"This agent's wallet is in {agent.currency}.")
     if spec.metadata is not None:
         metadata_check(spec.metadata)
+    if spec.review not in ReviewMode.values:
+        raise field_error("review", f"Review is one of {', '.join(ReviewMode.values)}.")
 
 
 def bounty_event_data(bounty: Bounty) -> dict[str, Any]:
@@ -179,6 +186,7 @@ def bounty_create(*, agent: Agent, spec: BountySpec) -> Bounty:
         max_per_worker=spec.max_per_worker,
         auto_approve_after=spec.auto_approve_after,
         blur_faces=spec.blur_faces,
+        review=spec.review,
         metadata=spec.metadata or {},
         is_test=agent.is_test,
     )
@@ -209,27 +217,17 @@ def claims_lapse_stale(bounty: Bounty, now: datetime) -> int:
     )
 
 
-def reserved_slots(bounty: Bounty) -> int:
-    """Slots someone is working on: active claims and submissions awaiting a verdict."""
-    active_claims = Claim.objects.filter(bounty=bounty, status=ClaimStatus.ACTIVE).count()
-    awaiting = Submission.objects.filter(bounty=bounty, status__in=AWAITING_VERDICT).count()
-    return active_claims + awaiting
-
-
 def open_slots(bounty: Bounty) -> int:
-    """quantity - accepted - active claims - submissions awaiting a verdict (never negative)."""
-    if not bounty.is_open:
-        return 0
-    return max(0, bounty.quantity - bounty.accepted_count - reserved_slots(bounty))
+    """The bounty's open slots now (``bounties.selectors.open_slots_by_bounty``)."""
+    return open_slots_by_bounty([bounty])[bounty.pk]
 
 
 def _close(bounty: Bounty, new_status: BountyStatus, *, actor: str, reason: str) -> Bounty:
     """Close an open (locked) bounty: void active claims, refund every slot not awaiting a
     verdict. Submissions awaiting a verdict keep their money in escrow until decided."""
-    if new_status not in BOUNTY_TRANSITIONS[bounty.status]:
-        raise ApplicationError(
-            "invalid_transition", f"A {bounty.status} bounty cannot become {new_status}", status=409
-        )
+    transition_check(
+        BOUNTY_TRANSITIONS, old=bounty.status, new=new_status, label=f"Bounty #{bounty.pk}"
+    )
     now = timezone.now()
     Claim.objects.filter(bounty=bounty, status=ClaimStatus.ACTIVE).update(
         status=ClaimStatus.RELEASED
@@ -238,7 +236,10 @@ def _close(bounty: Bounty, new_status: BountyStatus, *, actor: str, reason: str)
         closed_at=now,
     )
     awaiting = Submission.objects.filter(bounty=bounty, status__in=AWAITING_VERDICT).count()
-    unfilled = bounty.quantity - bounty.accepted_count - awaiting
+    # the claims are void: every slot not awaiting a verdict is refunded
+    unfilled = slots_left(
+        quantity=bounty.quantity, accepted_count=bounty.accepted_count, reserved=awaiting
+    )
     if unfilled > 0:
         escrow_refund(
             agent=bounty.agent,

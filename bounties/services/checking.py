@@ -25,8 +25,9 @@ from bounties.models import Bounty, Submission, SubmissionStatus
 from bounties.selectors import worker_verdicts
 from bounties.services.bounties import bounty_lock
 from bounties.services.fulfilment import submission_decide, submission_transition
+from bounties.services.review import submission_review_hand_over, submission_review_route
 from market.core.errors import ApplicationError
-from verification.checks import CheckResult, Status
+from verification.checks import CheckName, CheckResult, Status
 from verification.checks.relevance import Scorer
 from verification.fingerprints import DatabaseDuplicateIndex
 from verification.image import GeoPoint, capture_time_plausible
@@ -42,7 +43,14 @@ logger = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(minutes=10)
 # Only a photo that went through these checks, none failed, may be accepted without a person.
 CHECKS_BEFORE_AUTO_APPROVAL = frozenset(
-    {"integrity", "location", "time", "duplicates", "safety", "provenance"}
+    {
+        CheckName.INTEGRITY,
+        CheckName.LOCATION,
+        CheckName.TIME,
+        CheckName.DUPLICATES,
+        CheckName.SAFETY,
+        CheckName.PROVENANCE,
+    }
 )
 
 
@@ -286,13 +294,9 @@ def _apply(submission: Submission, decision: Decision, reasons: list[str]) -> Su
     if submission.status != SubmissionStatus.VERIFYING:
         return submission  # a concurrent run already decided
     if decision == Decision.NEEDS_REVIEW:
-        submission.reasons = reasons
-        submission.save(update_fields=["reasons"])
-        return submission_transition(
-            submission,
-            SubmissionStatus.NEEDS_REVIEW,
-            actor="verification",
-            reason="; ".join(reasons),
+        # To the bounty's agent, operators, or accepted outright (the bounty's `review`).
+        return submission_review_route(
+            submission=submission, reasons=reasons, checks_clean=checks_clean(submission.checks)
         )
     return submission_decide(
         submission=submission,
@@ -315,9 +319,10 @@ def submissions_stuck() -> list[int]:
 
 
 def submissions_auto_approve_due() -> int:
-    """Accept the submissions that waited for a person longer than their bounty allows
-    (``auto_approve_after``, from ``review_waiting_since``) when every check ran and none
-    failed. Returns how many were accepted.
+    """Accept the submissions that waited for a person, or for their bounty's agent, longer
+    than their bounty allows (``auto_approve_after``, from ``review_waiting_since``) when every
+    check ran and none failed: an agent's silence until then means accept. Returns how many were
+    accepted. One waiting for its agent that cannot be accepted so goes to operators.
 
     Never an appeal (its worker asked a person to overturn a rejection, so only a person may)
     and never a photo a check failed, relevance and safety included: those wait for a person
@@ -342,6 +347,16 @@ def submissions_auto_approve_due() -> int:
     return approved
 
 
+def checks_clean(stored_checks: Any) -> bool:
+    """Whether every check a photo needs before it is accepted without a person ran, and none
+    failed (relevance and safety included)."""
+    checks = [check for check in stored_checks or [] if isinstance(check, dict)]
+    if any(check.get("status") == Status.FAILED for check in checks):
+        return False
+    # Verification that never finished (out of attempts) leaves checks missing: a person looks.
+    return {check.get("name") for check in checks} >= CHECKS_BEFORE_AUTO_APPROVAL
+
+
 def auto_approvable(submission: Submission, now: datetime) -> bool:
     """Whether the sweep may accept this submission without a person (see
     `submissions_auto_approve_due`)."""
@@ -349,11 +364,7 @@ def auto_approvable(submission: Submission, now: datetime) -> bool:
         return False
     if submission.review_waiting_since + submission.bounty.auto_approve_after > now:
         return False
-    checks = [check for check in submission.checks if isinstance(check, dict)]
-    if any(check.get("status") == Status.FAILED for check in checks):
-        return False
-    # Verification that never finished (out of attempts) leaves checks missing: a person looks.
-    return {check.get("name") for check in checks} >= CHECKS_BEFORE_AUTO_APPROVAL
+    return checks_clean(submission.checks)
 
 
 @transaction.atomic
@@ -364,11 +375,22 @@ def _auto_approve(submission_id: int, now: datetime) -> bool:
         Submission.objects.select_for_update().select_related("bounty").get(pk=submission_id)
     )
     if not auto_approvable(submission, now):
+        deadline = submission.review_deadline
+        if submission.awaits_agent and deadline is not None and deadline <= now:
+            # A check failed (safety in its band): silence cannot accept it, so a person will.
+            submission_review_hand_over(
+                submission=submission,
+                reason="The buyer did not review it in time; a check failed, so operators decide.",
+            )
         return False
     submission_decide(
         submission=submission,
         accept=True,
-        reasons=["No verdict in time: accepted automatically."],
+        reasons=[
+            "The buyer did not review it in time: accepted automatically."
+            if submission.awaits_agent
+            else "No verdict in time: accepted automatically."
+        ],
         actor="auto-approve",
     )
     return True

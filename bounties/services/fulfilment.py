@@ -10,7 +10,6 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bounties.delivery import delivery_prepare
 from bounties.disclosure import submission_event_data
 from bounties.models import (
     CLAIM_TRANSITIONS,
@@ -30,9 +29,11 @@ from bounties.services.bounties import (
     claims_lapse_stale,
     open_slots,
 )
+from bounties.tasks import submission_deliver
 from bounties.webhooks import webhook_event_emit
 from market.accounts.models import User
 from market.core.errors import ApplicationError, field_error
+from market.core.states import transition_check
 from market.ledger.services import escrow_refund, escrow_release
 
 logger = logging.getLogger(__name__)
@@ -91,10 +92,7 @@ def claim_create(*, bounty: Bounty, worker: User) -> Claim:
 
 
 def _claim_transition(claim: Claim, new: ClaimStatus) -> Claim:
-    if new not in CLAIM_TRANSITIONS[claim.status]:
-        raise ApplicationError(
-            "invalid_transition", f"A {claim.status} claim cannot become {new}", status=409
-        )
+    transition_check(CLAIM_TRANSITIONS, old=claim.status, new=new, label=f"Claim #{claim.pk}")
     claim.status, claim.closed_at = new, timezone.now()
     claim.save(update_fields=["status", "closed_at"])
     return claim
@@ -112,12 +110,12 @@ def claim_release(*, claim: Claim, worker: User) -> Claim:
 def submission_transition(
     submission: Submission, new: SubmissionStatus, *, actor: str, reason: str = ""
 ) -> Submission:
-    if new not in SUBMISSION_TRANSITIONS[submission.status]:
-        raise ApplicationError(
-            "invalid_transition",
-            f"A {submission.status} submission cannot become {new}",
-            status=409,
-        )
+    transition_check(
+        SUBMISSION_TRANSITIONS,
+        old=submission.status,
+        new=new,
+        label=f"Submission #{submission.pk}",
+    )
     old = submission.status
     submission.status = new
     fields = ["status"]
@@ -138,6 +136,11 @@ def submission_decide(
     """Apply a verdict: accept (release the slot's escrow to the worker and the platform) or
     reject (with reasons; the slot reopens, or is refunded if the bounty has closed).
 
+    Only the decision and the money happen under the bounty's lock, committed together: an
+    acceptance enqueues the delivery (the derived photo, the receipt and the
+    ``submission.accepted`` webhook: ``bounties.delivery``) to run after commit, so claims on
+    the bounty never wait for it and a failed delivery never undoes the verdict.
+
     Idempotent: deciding a submission that already has this verdict changes nothing, and the
     ledger postings are keyed by submission, so a retried task never pays twice.
     """
@@ -153,11 +156,6 @@ def submission_decide(
     submission.reasons = reasons
     submission.save(update_fields=["reasons"])
     submission_transition(submission, target, actor=actor, reason="; ".join(reasons))
-    webhook_event_emit(
-        agent=bounty.agent,
-        event_type="submission.accepted" if accept else "submission.rejected",
-        data=submission_event_data(submission),
-    )
     if accept:
         escrow_release(
             agent=bounty.agent,
@@ -169,7 +167,9 @@ def submission_decide(
         )
         bounty.accepted_count += 1
         bounty.save(update_fields=["accepted_count", "updated_at"])
-        delivery_prepare(submission=submission)
+        submission_id = submission.pk
+        # robust: the verdict has committed; a broker outage here is the sweep's to repair.
+        transaction.on_commit(lambda: submission_deliver.delay(submission_id), robust=True)
         if bounty.is_open and bounty.accepted_count == bounty.quantity:
             old = bounty.status
             bounty.status, bounty.closed_at = BountyStatus.FULFILLED, timezone.now()
@@ -180,13 +180,19 @@ def submission_decide(
             webhook_event_emit(
                 agent=bounty.agent, event_type="bounty.fulfilled", data=bounty_event_data(bounty)
             )
-    elif not bounty.is_open:
-        escrow_refund(
+    else:
+        webhook_event_emit(
             agent=bounty.agent,
-            bounty_id=bounty.pk,
-            amount_minor=bounty.slot_cost_minor,
-            idempotency_key=f"refund:submission:{submission.pk}",
+            event_type="submission.rejected",
+            data=submission_event_data(submission),
         )
+        if not bounty.is_open:
+            escrow_refund(
+                agent=bounty.agent,
+                bounty_id=bounty.pk,
+                amount_minor=bounty.slot_cost_minor,
+                idempotency_key=f"refund:submission:{submission.pk}",
+            )
     return submission
 
 

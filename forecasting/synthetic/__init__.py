@@ -315,6 +315,7 @@ def generate(
     grace_seconds: float = 2.0,
     progress: Callable[[SyntheticQuestion], None] | None = None,
     threads: int = 1,
+    sleep: Callable[[float], None] | None = None,
 ) -> list[SyntheticQuestion]:
     """``count`` synthetic questions with their evidence, through the real services, in index
     order.
@@ -323,7 +324,8 @@ def generate(
     is created (``OPEN_GRACE`` when not resolving, so the acquisition loop can work on it),
     strictly later than the one created before; its photos are uploaded and collected before
     it closes. With ``resolve``, this waits until the last question has closed and resolves
-    them all with their outcome. ``threads`` > 1 generates questions concurrently (states and
+    them all with their outcome (waiting through ``sleep``, ``time.sleep`` unless given: tests
+    move a fake clock instead). ``threads`` > 1 generates questions concurrently (states and
     photos stay the same; the order of closing times then follows the order of creation)."""
     low, high = photos_per_question
     if not 0 <= low <= high:
@@ -358,7 +360,7 @@ def generate(
                     progress(by_index[futures[future]])
         generated = [by_index[index] for index in range(count)]
     if resolve and generated:
-        resolve_closed([item.question for item in generated], wait=True)
+        resolve_closed([item.question for item in generated], wait=True, sleep=sleep)
     return generated
 
 
@@ -418,14 +420,20 @@ def fulfil_open_bounties(questions: Iterable[Question], seed: int) -> int:
     return uploaded
 
 
-def resolve_closed(questions: Iterable[Question], *, wait: bool = False) -> int:
+def resolve_closed(
+    questions: Iterable[Question],
+    *,
+    wait: bool = False,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
     """Resolve the synthetic ``questions`` that have closed with their stored outcome (with
-    ``wait``, first wait for the last of them to close). Returns how many were resolved now."""
+    ``wait``, first sleep until the last of them has closed: ``sleep``, ``time.sleep`` unless
+    given). Returns how many were resolved now."""
     pending = [q for q in questions if (q.evidence_template.get("metadata") or {}).get("synthetic")]
     if wait and pending:
         remaining = (max(q.closes_at for q in pending) - timezone.now()).total_seconds()
         if remaining > 0:
-            time.sleep(remaining + 0.01)
+            (sleep or time.sleep)(remaining + 0.01)
     resolved = 0
     now = timezone.now()
     for question in pending:

@@ -83,6 +83,12 @@ class Agent(models.Model):
     daily_spend_cap_minor = models.BigIntegerField(
         help_text="The most this agent may commit to bounties per UTC day, in minor units."
     )
+    review_cooling_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Until then its submissions go to operators: too many of its rejections "
+        "were overturned on appeal (set by the bounties' fair-use rule).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -116,6 +122,7 @@ class Scope(models.TextChoices):
     WALLET_READ = "wallet:read", "Read the wallet"
     QUESTIONS_WRITE = "questions:write", "Ask and resolve questions"
     QUESTIONS_READ = "questions:read", "Read questions and forecasts"
+    SUBMISSIONS_REVIEW = "submissions:review", "Review submissions: preview, accept, reject"
 
 
 class APIKey(models.Model):

@@ -1,8 +1,7 @@
 """Reads for accounts and keys."""
 
-import functools
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection
@@ -15,9 +14,12 @@ ModelT = TypeVar("ModelT", bound=Model)
 
 _KEY_FIELDS = APIKey._meta.concrete_fields
 _AGENT_FIELDS = Agent._meta.concrete_fields
-# The key and its agent in one hand-written join: every API request runs it, and building it
-# through the ORM (select_related) cost more than running it. Only names from the models are
-# formatted in; the prefix is a parameter.
+# The key and its agent in one hand-written join, on PostgreSQL: every API request runs it.
+# Through the ORM (select_related, .get) the lookup cost 0.51 ms of CPU against 0.18 ms; with
+# that and Django's timestamp loader (see bounties/selectors.py), bench/api.py's nearest list
+# made 0.44 and 0.68 of the bare view's throughput in two runs (goal: at least 0.5), against
+# 0.83 and 0.84 with both (10k bounties, a loaded 2-core box, 2026-12-01). Only names from the
+# models are formatted in; the prefix is a parameter.
 _KEY_LOOKUP_SQL = (
     "SELECT "  # noqa: S608
     + ", ".join(
@@ -29,24 +31,41 @@ _KEY_LOOKUP_SQL = (
 )
 
 
-@functools.cache
-def _converters(
-    model: type[Model], fields: Sequence[Any], alias: str
-) -> dict[int, tuple[list[Any], Any]]:
-    """The ORM's converters for ``fields`` by column index: they depend only on the fields and
-    the database, so they are worked out once, not on every request."""
-    compiler = model._default_manager.all().query.get_compiler(using=alias)
-    return compiler.get_converters([field.get_col(model._meta.db_table) for field in fields])
+def _field_converters(fields: Sequence[Any]) -> list[Callable[..., Any] | None]:
+    """Each field's ``from_db_value`` (JSON's, on these models), or None: on PostgreSQL that is
+    every conversion the ORM applies to these columns."""
+    return [getattr(field, "from_db_value", None) for field in fields]
 
 
-def _from_row(model: type[ModelT], fields: Sequence[Any], values: Sequence[Any]) -> ModelT:
-    """A model instance from its columns' values, converted as the ORM converts them (JSON on
-    every database; dates and booleans on SQLite too)."""
-    converted = list(values)
-    for index, (converters, expression) in _converters(model, fields, connection.alias).items():
-        for convert in converters:
-            converted[index] = convert(converted[index], expression, connection)
+_KEY_CONVERTERS = _field_converters(_KEY_FIELDS)
+_AGENT_CONVERTERS = _field_converters(_AGENT_FIELDS)
+
+
+def _from_row(
+    model: type[ModelT],
+    fields: Sequence[Any],
+    converters: Sequence[Callable[..., Any] | None],
+    values: Sequence[Any],
+) -> ModelT:
+    converted = [
+        value if convert is None else convert(value, None, connection)
+        for convert, value in zip(converters, values, strict=True)
+    ]
     return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+def _key_with_agent(prefix: str) -> APIKey | None:
+    if connection.vendor != "postgresql":  # SQLite (development): its converters are the ORM's
+        return APIKey.objects.select_related("agent").filter(prefix=prefix).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_LOOKUP_SQL, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(_KEY_FIELDS)
+    api_key = _from_row(APIKey, _KEY_FIELDS, _KEY_CONVERTERS, row[:split])
+    api_key.agent = _from_row(Agent, _AGENT_FIELDS, _AGENT_CONVERTERS, row[split:])
+    return api_key
 
 
 def api_key_for(full_key: str) -> APIKey | None:
@@ -55,14 +74,8 @@ def api_key_for(full_key: str) -> APIKey | None:
     parsed = keys.parse(full_key)
     if parsed is None:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(_KEY_LOOKUP_SQL, [parsed.prefix])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    api_key = _from_row(APIKey, _KEY_FIELDS, row[: len(_KEY_FIELDS)])
-    api_key.agent = _from_row(Agent, _AGENT_FIELDS, row[len(_KEY_FIELDS) :])
-    if api_key.agent.is_test != parsed.is_test:
+    api_key = _key_with_agent(parsed.prefix)
+    if api_key is None or api_key.agent.is_test != parsed.is_test:
         return None
     if not hmac.compare_digest(api_key.hashed_key, keys.hash_key(full_key)):
         return None

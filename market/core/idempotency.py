@@ -11,6 +11,7 @@
 """
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -20,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from market.core.bounds import text_is_storable
@@ -61,11 +63,7 @@ def _claim(*, principal: str, key: str, fingerprint: str) -> IdempotencyRecord |
         if taken:
             record.refresh_from_db()
             return record
-        raise ApplicationError(
-            "idempotency_request_in_progress",
-            "A request with this Idempotency-Key is in progress; retry shortly.",
-            status=409,
-        )
+        raise _in_progress()
     if record.fingerprint != fingerprint:
         raise ApplicationError(
             "idempotency_key_reused",
@@ -88,7 +86,11 @@ def _claim(*, principal: str, key: str, fingerprint: str) -> IdempotencyRecord |
         if taken:
             record.refresh_from_db()
             return record
-    raise ApplicationError(
+    raise _in_progress()
+
+
+def _in_progress() -> ApplicationError:
+    return ApplicationError(
         "idempotency_request_in_progress",
         "A request with this Idempotency-Key is in progress; retry shortly.",
         status=409,
@@ -144,7 +146,9 @@ def _store(record: IdempotencyRecord, response: Response) -> None:
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         in_progress=False,
         status_code=response.status_code,
-        response_body=response.data,
+        # As the client read it: the JSON the response rendered (datetimes as ISO strings), which
+        # a JSONField can hold and a replay gives back unchanged.
+        response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)),
         content_type=response.content_type or "",
     )
 

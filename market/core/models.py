@@ -2,10 +2,12 @@ from django.db import models
 
 
 class WorkerHeartbeat(models.Model):
-    """The last time a Celery worker consuming ``queue`` ran the heartbeat task.
+    """The last time a Celery worker process consuming ``queue`` said it was alive.
 
-    Celery beat sends the heartbeat to each queue every minute, so the health endpoint and the
-    operators can tell whether anything is consuming a queue (the GPU ``verify`` workers, say).
+    Each worker process writes its rows when it is ready and then every
+    ``WORKER_HEARTBEAT_SECONDS`` (``market.core.heartbeats``), and beat's heartbeat task through
+    each queue every minute refreshes them, so the health endpoint and the operators can tell
+    whether anything is consuming a queue (the GPU ``verify`` workers, say).
     """
 
     queue = models.CharField(max_length=64)

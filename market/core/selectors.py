@@ -11,7 +11,7 @@ from django.utils import timezone
 from market.celery import app as celery_app
 from market.core.models import WorkerHeartbeat
 
-HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
+HEARTBEAT_FORGOTTEN_AFTER = timedelta(days=1)
 HEALTH_UP = "up"
 HEALTH_DEGRADED = "degraded"
 
@@ -46,21 +46,38 @@ def _broker_status() -> dict[str, Any]:
 
 
 def _workers_status() -> dict[str, Any]:
+    """Each queue's worker processes, from their heartbeats: ``ok`` while any of them beat
+    within the last few intervals, ``stale`` when none did, ``unknown`` when none beat within
+    ``HEARTBEAT_FORGOTTEN_AFTER`` (a process replaced long ago, under another hostname, drops
+    off the list). Queues in ``WORKER_QUEUES`` are always listed; others (``training``) once a
+    worker beat."""
     if celery_app.conf.task_always_eager:
         return {"status": "ok", "detail": "tasks run in-process", "queues": {}}
+    stale_after_s = settings.WORKER_HEARTBEAT_SECONDS * settings.WORKER_HEARTBEAT_STALE_AFTER_BEATS
     now = timezone.now()
-    queues: dict[str, Any] = {}
-    for queue in settings.WORKER_QUEUES:
-        latest = WorkerHeartbeat.objects.filter(queue=queue).order_by("-seen_at").first()
-        if latest is None:
-            queues[queue] = {"status": "unknown", "last_seen": None}
-        else:
-            stale = now - latest.seen_at > HEARTBEAT_STALE_AFTER
-            queues[queue] = {
-                "status": "stale" if stale else "ok",
-                "last_seen": latest.seen_at.isoformat(),
-                "hostname": latest.hostname,
+    stale_before = now - timedelta(seconds=stale_after_s)
+    recent = WorkerHeartbeat.objects.filter(seen_at__gte=now - HEARTBEAT_FORGOTTEN_AFTER)
+    processes: dict[str, list[dict[str, Any]]] = {queue: [] for queue in settings.WORKER_QUEUES}
+    for heartbeat in recent.order_by("queue", "-seen_at"):
+        processes.setdefault(heartbeat.queue, []).append(
+            {
+                "hostname": heartbeat.hostname,
+                "status": "stale" if heartbeat.seen_at < stale_before else "ok",
+                "last_seen": heartbeat.seen_at.isoformat(),
             }
+        )
+    queues: dict[str, Any] = {}
+    for queue, beats in processes.items():
+        if not beats:
+            queues[queue] = {"status": "unknown", "last_seen": None, "processes": []}
+            continue
+        latest = beats[0]
+        queues[queue] = {
+            "status": "ok" if any(beat["status"] == "ok" for beat in beats) else "stale",
+            "last_seen": latest["last_seen"],
+            "hostname": latest["hostname"],
+            "processes": beats,
+        }
     # Workers being late does not make the API unhealthy: submissions wait in the queue.
     return {"status": "ok", "queues": queues}
 

@@ -20,6 +20,8 @@ The database enforces the rules (see the migrations), so a write that bypasses
 from django.db import models
 from django.db.models import Q
 
+from market.core.money import format_money
+
 
 class AccountKind(models.TextChoices):
     AGENT_WALLET = "agent_wallet", "Agent wallet"
@@ -128,4 +130,5 @@ class Entry(models.Model):
         indexes = [models.Index(fields=["account", "id"], name="ledger_entry_account_id")]
 
     def __str__(self) -> str:
-        return f"{self.amount_minor:+d} {self.currency} on {self.account}"
+        sign = "+" if self.amount_minor > 0 else ""
+        return f"{sign}{format_money(self.amount_minor, self.currency)} on {self.account}"

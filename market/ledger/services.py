@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from market.accounts.models import Agent, User
 from market.core.errors import ApplicationError
+from market.core.money import format_money
 from market.ledger.models import (
     PROTECTED_KINDS,
     AccountKind,
@@ -44,7 +45,8 @@ class InsufficientFunds(ApplicationError):
     def __init__(self, account: LedgerAccount, needed_minor: int) -> None:
         super().__init__(
             "insufficient_funds",
-            f"Not enough money in {account}: {needed_minor} {account.currency} more is needed.",
+            f"Not enough money in {account}: "
+            f"{format_money(needed_minor, account.currency)} more is needed.",
             status=402,
             extra={"needed_minor": needed_minor, "currency": account.currency},
         )
@@ -311,8 +313,8 @@ def escrow_hold(
     if used + amount_minor > agent.daily_spend_cap_minor:
         raise ApplicationError(
             "spending_cap_exceeded",
-            f"This would commit {used + amount_minor} {agent.currency} today; the agent's daily "
-            f"cap is {agent.daily_spend_cap_minor}.",
+            f"This would commit {format_money(used + amount_minor, agent.currency)} today; the "
+            f"agent's daily cap is {format_money(agent.daily_spend_cap_minor, agent.currency)}.",
             status=402,
             extra={
                 "daily_cap_minor": agent.daily_spend_cap_minor,

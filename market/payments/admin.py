@@ -8,7 +8,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from market.accounts.actors import operator_actor
 from market.core.errors import ApplicationError
+from market.core.money import format_money
 from market.payments.models import (
     CheckoutSession,
     ConnectedAccount,
@@ -19,11 +21,6 @@ from market.payments.models import (
 )
 from market.payments.selectors import payout_totals
 from market.payments.services import payout_hold, payout_release, payout_retry
-from market.payments.stripe_api import format_minor
-
-
-def _operator(request: HttpRequest) -> str:
-    return f"operator:{request.user}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -100,7 +97,7 @@ class PayoutAdmin(admin.ModelAdmin):
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, payout: Payout) -> str:
-        return format_minor(payout.amount_minor, payout.currency)
+        return format_money(payout.amount_minor, payout.currency)
 
     @admin.display(description="failure / waiting / hold reason")
     def reason(self, payout: Payout) -> str:
@@ -127,7 +124,7 @@ class PayoutAdmin(admin.ModelAdmin):
         done = 0
         for payout in payouts:
             try:
-                service(payout=payout, actor=_operator(request))
+                service(payout=payout, actor=operator_actor(request.user))
             except ApplicationError as error:
                 self.message_user(request, error.message, messages.WARNING)
             else:
@@ -167,7 +164,7 @@ class CheckoutSessionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, session: CheckoutSession) -> str:
-        return format_minor(session.amount_minor, session.currency)
+        return format_money(session.amount_minor, session.currency)
 
 
 @admin.register(ConnectedAccount)

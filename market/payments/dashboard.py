@@ -7,8 +7,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from market.core.money import minor_unit_exponent
 from market.payments import selectors
-from market.payments.stripe_api import ZERO_DECIMAL_CURRENCIES
 
 CHART_DAYS = 30
 
@@ -47,7 +47,7 @@ def payout_volume_png(volume: dict[str, list[tuple[date, int]]]) -> bytes:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for currency, days in volume.items():
-        divisor = 1 if currency in ZERO_DECIMAL_CURRENCIES else 100
+        divisor = 10 ** minor_unit_exponent(currency)
         axes.plot(
             date2num([day for day, _ in days]),
             [total_minor / divisor for _, total_minor in days],  # pixels, not money

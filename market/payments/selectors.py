@@ -10,9 +10,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from market.accounts.models import User
+from market.core.money import format_money
 from market.ledger.models import AccountKind, LedgerAccount
 from market.payments.models import ConnectedAccount, Payout, PayoutStatus
-from market.payments.stripe_api import format_minor
 
 ATTENTION_WINDOW = timedelta(days=30)
 
@@ -26,7 +26,7 @@ class Total:
 
     @property
     def amount(self) -> str:
-        return format_minor(self.amount_minor, self.currency)
+        return format_money(self.amount_minor, self.currency)
 
 
 def payout_totals(payouts: QuerySet[Payout]) -> list[Total]:

@@ -1,13 +1,10 @@
 """The few things every Stripe call here shares: is Stripe on, the key, which errors are
-temporary, and how money is shown."""
+temporary. (Money is shown by ``market.core.money``.)"""
 
 from typing import Any
 
 import stripe
 from django.conf import settings
-
-# Currencies whose minor unit is the major unit (Stripe's list, the ones we could plausibly see).
-ZERO_DECIMAL_CURRENCIES = frozenset({"jpy", "krw", "vnd", "clp", "isk", "ugx", "xaf", "xof"})
 
 
 def stripe_configured() -> bool:
@@ -30,13 +27,3 @@ def is_temporary(error: stripe.StripeError) -> bool:
         return True
     status = error.http_status or 0
     return status >= 500 or status == 409
-
-
-def format_minor(amount_minor: int, currency: str) -> str:
-    """``12345, "usd"`` -> ``"123.45 USD"``, with integer arithmetic only."""
-    code = currency.upper()
-    if currency.lower() in ZERO_DECIMAL_CURRENCIES:
-        return f"{amount_minor:,} {code}"
-    sign = "-" if amount_minor < 0 else ""
-    major, minor = divmod(abs(amount_minor), 100)
-    return f"{sign}{major:,}.{minor:02d} {code}"

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from market.accounts.models import Agent, Role, User
 from market.core.errors import ApplicationError
+from market.core.money import format_money
 from market.ledger.selectors import wallet_summary
 from market.payments import selectors
 from market.payments.forms import AddFundsForm
@@ -25,7 +26,6 @@ from market.payments.services import (
     payout_request,
     stripe_event_process,
 )
-from market.payments.stripe_api import format_minor
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def add_funds(request: HttpRequest, agent_id: int) -> HttpResponse:
     context = {
         "agent": agent,
         "form": form,
-        "available": format_minor(summary.available_minor, summary.currency),
+        "available": format_money(summary.available_minor, summary.currency),
         "checkout": request.GET.get("checkout", ""),
     }
     return render(request, "payments/add_funds.html", context, status=status)
@@ -111,7 +111,7 @@ def payout_request_view(request: HttpRequest) -> HttpResponse:
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        amount = format_minor(payout.amount_minor, payout.currency)
+        amount = format_money(payout.amount_minor, payout.currency)
         messages.success(request, f"Payout #{payout.pk} of {amount} requested.")
     return redirect(f"{reverse('payments:payouts-setup')}?returned=1")
 

@@ -11,22 +11,11 @@ from market.accounts.logging import RedactAPIKeysFilter
 from market.accounts.models import AgentStatus, APIKey, Scope
 from market.accounts.services import agent_set_status, api_key_create, api_key_revoke
 from tests.conftest import Actor
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/me/"
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"].endswith(code)
-    assert body["title"] and body["detail"]
-    return body
 
 
 def test_it_authenticates_a_valid_key(owner: Actor) -> None:

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from bounties.management.commands import seed_demo
 from bounties.models import Bounty
 from market.accounts.models import Agent, APIKey, Role, User
 from market.ledger.models import LedgerAccount
@@ -80,12 +81,12 @@ def test_seed_demo_twice_gives_the_same_data_and_a_working_key() -> None:
     ).strip()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert client.get("/api/v1/me/").json()["agent_name"] == "demo-agent"
-    assert len(first["bounties"]) == 4
+    assert client.get("/api/v1/me/").json()["agent_name"] == seed_demo.AGENT_NAME
+    assert len(first["bounties"]) == len(seed_demo.DEMO_BOUNTIES) == 4
     nearby = client.get("/api/v1/bounties/", {"near": "43.4674,11.8851", "within_m": "5000"})
     assert len(nearby.json()["results"]) == 4
     operator = User.objects.get(role=Role.OPERATOR)
-    assert operator.is_staff and operator.check_password("sightline-operator")
+    assert operator.is_staff and operator.check_password(seed_demo.OPERATOR_PASSWORD)
 
 
 def test_create_agent_can_fund_the_new_wallet() -> None:
@@ -100,5 +101,6 @@ def test_seed_demo_funds_the_demo_agent_once() -> None:
 
     run("seed_demo")
     run("seed_demo")
-    wallet = wallet_summary(Agent.objects.get(name="demo-agent"))
-    assert wallet.available_minor + wallet.held_minor == 50_000 and wallet.held_minor == 4 * 5 * 440
+    wallet = wallet_summary(Agent.objects.get(name=seed_demo.AGENT_NAME))
+    assert wallet.available_minor + wallet.held_minor == seed_demo.DEMO_FUNDS_MINOR
+    assert wallet.held_minor == 4 * 5 * 440  # four bounties, five slots of 4.00 + 0.40 fee

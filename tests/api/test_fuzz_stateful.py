@@ -21,16 +21,13 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from forecasting.services import question_create
 from market.ledger.services import wallet_credit_test_funds
-from tests.api.test_schemathesis import (  # noqa: F401 (fixtures)
-    keep_the_test_connection,
-    no_api_throttle,
-)
 from tests.bounties.helpers import funded_bounty, submit
 from tests.conftest import Actor, make_actor
 from tests.factories import RequesterFactory, UserFactory
 from tests.fuzz import count_case, fuzz_examples
 
 CHECKS = [not_a_server_error, response_schema_conformance]
+pytestmark = pytest.mark.usefixtures("keep_the_test_connection", "no_api_throttle")
 # What an agent owns, by its collection, and the path parameter that names one.
 OWNED = {
     "/api/v1/bounties/": ("bounty", "bounty_id"),

@@ -24,10 +24,10 @@ from forecasting.services import question_create
 from market.core.bounds import MAX_JSON_DEPTH, json_check, text_check
 from market.core.errors import ApplicationError
 from market.ledger.services import wallet_credit_test_funds
-from tests.accounts.test_authentication import assert_problem
 from tests.bounties.helpers import LONDON, funded_bounty, spec, submit
 from tests.conftest import Actor
 from tests.factories import UserFactory
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -7,19 +7,14 @@ data; none may answer 5xx or break the documented response schema.
 about a minute. The stateful walk over linked operations, as two agents, is in
 ``test_fuzz_stateful.py``."""
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
-from django.core import signals
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from market.core.api import APIKeyRateThrottle
 from market.ledger.services import wallet_credit_test_funds
 from tests.bounties.helpers import funded_bounty, submit
 from tests.conftest import Actor
@@ -30,25 +25,7 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 
 CHECKS = [not_a_server_error, response_schema_conformance]
-
-
-@pytest.fixture(autouse=True)
-def keep_the_test_connection() -> Iterator[None]:
-    """Like Django's test client: requests served in-process must not close the connection that
-    holds the test's transaction."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture(autouse=True)
-def no_api_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Thousands of requests from one key: the per-key budget would answer most of them 429."""
-    monkeypatch.setattr(APIKeyRateThrottle, "THROTTLE_RATES", {"api_key": None})
+pytestmark = pytest.mark.usefixtures("keep_the_test_connection", "no_api_throttle")
 
 
 @pytest.fixture

@@ -5,41 +5,27 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from bounties.models import Bounty, BountyStatus
+from bounties.models import (
+    MAX_METADATA_BYTES,
+    MAX_QUANTITY,
+    MAX_RADIUS_M,
+    MIN_RADIUS_M,
+    Bounty,
+    BountyStatus,
+)
 from market.accounts.models import Scope
 from market.accounts.services import api_key_create
 from market.core.models import IdempotencyRecord
+from market.core.problems import PROBLEM_CONTENT_TYPE
 from market.ledger.models import Transaction, TransactionKind
 from market.ledger.selectors import wallet_summary
 from market.ledger.services import wallet_credit_test_funds
-from tests.accounts.test_authentication import assert_problem
-from tests.bounties.helpers import LONDON, funded_bounty, submit
+from tests.bounties.helpers import BOUNTIES, body, funded_bounty, submit
 from tests.conftest import Actor
 from tests.factories import UserFactory
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
-
-BOUNTIES = "/api/v1/bounties/"
-
-
-def body(**overrides: Any) -> dict[str, Any]:
-    now = timezone.now()
-    data: dict[str, Any] = {
-        "title": "Queue outside the bakery",
-        "instructions": "Stand across the street.",
-        "verify": "a queue of people outside a bakery",
-        "lat": LONDON[0],
-        "lon": LONDON[1],
-        "radius_m": 150,
-        "starts_at": (now - timedelta(minutes=1)).isoformat(),
-        "ends_at": (now + timedelta(hours=1)).isoformat(),
-        "price": 400,
-        "currency": "usd",
-        "quantity": 5,
-        "metadata": {"store": 17},
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.fixture
@@ -64,8 +50,8 @@ def test_an_agent_posts_a_bounty_and_escrow_is_held(funded: Actor) -> None:
     [
         ({"lat": 91}, "lat"),
         ({"lon": -181}, "lon"),
-        ({"radius_m": 0}, "radius_m"),
-        ({"radius_m": 50_001}, "radius_m"),
+        ({"radius_m": MIN_RADIUS_M - 1}, "radius_m"),
+        ({"radius_m": MAX_RADIUS_M + 1}, "radius_m"),
         ({"ends_at": "2020-01-01T00:00:00Z", "starts_at": "2019-01-01T00:00:00Z"}, "ends_at"),
         ({"ends_at": (timezone.now() + timedelta(minutes=5)).isoformat(),
           "starts_at": (timezone.now() + timedelta(minutes=10)).isoformat()}, "ends_at"),
@@ -73,9 +59,9 @@ def test_an_agent_posts_a_bounty_and_escrow_is_held(funded: Actor) -> None:
         ({"price": -5}, "price"),
         ({"price": 1.5}, "price"),
         ({"quantity": 0}, "quantity"),
-        ({"quantity": 1_001}, "quantity"),
+        ({"quantity": MAX_QUANTITY + 1}, "quantity"),
         ({"currency": "xyz"}, "currency"),
-        ({"metadata": {"blob": "x" * 9_000}}, "metadata"),
+        ({"metadata": {"blob": "x" * MAX_METADATA_BYTES}}, "metadata"),
         ({"metadata": [1, 2]}, "metadata"),
         ({"title": ""}, "title"),
         ({"verify": None}, "verify"),
@@ -175,7 +161,7 @@ def test_failed_requests_are_replayed_too_but_keys_are_per_agent(
     first = funded.client().post(BOUNTIES, bad, format="json", HTTP_IDEMPOTENCY_KEY="k")
     again = funded.client().post(BOUNTIES, bad, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert first.status_code == again.status_code == 400
-    assert again["Content-Type"] == "application/problem+json"
+    assert again["Content-Type"] == PROBLEM_CONTENT_TYPE
     wallet_credit_test_funds(agent=outsider.agent, amount_minor=10_000, idempotency_key="o")
     other = outsider.client().post(BOUNTIES, body(), format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert other.status_code == 201

@@ -7,8 +7,7 @@ from bounties.models import Bounty, Claim, ClaimStatus
 from bounties.services import claim_create
 from market.core.errors import ApplicationError
 from market.ledger.models import Transaction, TransactionKind
-from tests.bounties.helpers import funded_bounty
-from tests.bounties.test_api import BOUNTIES, body
+from tests.bounties.helpers import BOUNTIES, body, funded_bounty
 from tests.concurrency import run_concurrently
 from tests.conftest import make_actor
 from tests.factories import UserFactory

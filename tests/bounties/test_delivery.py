@@ -9,11 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image
 
 from bounties.receipts import canonical_json
-from bounties.services import submission_decide
-from tests.accounts.test_authentication import assert_problem
-from tests.bounties.helpers import funded_bounty, submit
+from tests.bounties.helpers import accept, funded_bounty, submit
 from tests.conftest import Actor
 from tests.factories import UserFactory
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def accepted(owner: Actor):
     bounty = funded_bounty(owner.agent, quantity=2)
-    submission = submit(bounty, UserFactory())
-    submission_decide(submission=submission, accept=True, reasons=[], actor="test")
-    submission.refresh_from_db()
-    return submission
+    return accept(submit(bounty, UserFactory()))
 
 
 def test_the_agent_downloads_a_photo_without_metadata(owner: Actor, accepted) -> None:
@@ -53,7 +49,7 @@ def test_the_receipt_verifies_against_the_published_key(owner: Actor, accepted, 
 
 def test_a_second_decision_keeps_the_first_receipt(owner: Actor, accepted) -> None:
     first = owner.client().get(f"/api/v1/submissions/{accepted.pk}/receipt/").json()
-    submission_decide(submission=accepted, accept=True, reasons=[], actor="retry")
+    accept(accepted, actor="retry")
     assert owner.client().get(f"/api/v1/submissions/{accepted.pk}/receipt/").json() == first
 
 

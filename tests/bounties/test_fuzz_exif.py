@@ -96,9 +96,7 @@ def test_any_exif_is_decided_within_the_attempt_limit_and_the_books_balance(
     # The window opened half an hour ago: a truthful photo's capture time (up to 20 minutes
     # old) falls inside it.
     starts_at = timezone.now() - timedelta(minutes=30)
-    bounty = funded_bounty(
-        agent, lat=lat, lon=lon, radius_m=500, quantity=1, starts_at=starts_at
-    )
+    bounty = funded_bounty(agent, lat=lat, lon=lon, radius_m=500, quantity=1, starts_at=starts_at)
     worker = UserFactory()
     photo = SimpleUploadedFile("p.jpg", jpeg_with_exif(block, pattern=next(PATTERNS)))
     with django_capture_on_commit_callbacks(execute=True):  # the fast stage, then the model's

@@ -1,30 +1,16 @@
 """A real Celery worker (a separate process, fed through Redis) verifies a submission."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bounties.models import Submission, SubmissionStatus
-from bounties.services import ReportedLocation, claim_create, submission_create
-from tests.bounties.helpers import funded_bounty
+from tests.bounties.helpers import funded_bounty, upload
 from tests.bounties.photos import DSCN0010_GPS, photo_bytes, with_capture_time
 from tests.conftest import make_actor, wait_for
-from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.celery_worker]
-
-
-def upload(bounty, data: bytes) -> Submission:
-    worker = UserFactory()
-    submission, _ = submission_create(
-        claim=claim_create(bounty=bounty, worker=worker), worker=worker, upload_id=uuid.uuid4(),
-        content_type="image/jpeg", photo=SimpleUploadedFile("p.jpg", data, "image/jpeg"),
-        location=ReportedLocation(lat=DSCN0010_GPS[0], lon=DSCN0010_GPS[1], accuracy_m=15),
-    )  # fmt: skip
-    return submission
 
 
 def test_a_worker_process_verifies_submissions_end_to_end(celery_worker) -> None:

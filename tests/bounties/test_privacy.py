@@ -12,7 +12,7 @@ from bounties.models import Submission, SubmissionStatus, WebhookDelivery
 from bounties.services import submission_decide
 from bounties.services.fulfilment import submission_transition
 from bounties.webhooks import webhook_endpoint_create
-from tests.bounties.helpers import funded_bounty, submit
+from tests.bounties.helpers import accept, funded_bounty, submit
 from tests.conftest import Actor
 from tests.factories import UserFactory
 
@@ -78,7 +78,7 @@ UNPAID: dict[str, Callable[[Submission], Submission]] = {
 
 
 def accepted(submission: Submission) -> Submission:
-    return submission_decide(submission=submission, accept=True, reasons=[], actor="operator")
+    return accept(submission, actor="operator")  # and released: the receipt is made after commit
 
 
 def read_both(owner: Actor, submission: Submission) -> list[dict]:

@@ -15,9 +15,8 @@ import pytest
 from django.utils import timezone
 
 from bounties.models import Submission, SubmissionStatus
-from tests.bounties.helpers import funded_bounty
+from tests.bounties.helpers import funded_bounty, upload
 from tests.bounties.photos import DSCN0010_GPS, with_capture_time
-from tests.bounties.test_pipeline_worker import upload
 from tests.conftest import ROOT, make_actor, wait_for
 
 pytestmark = [pytest.mark.celery_worker]

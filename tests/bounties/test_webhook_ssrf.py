@@ -24,9 +24,8 @@ from bounties.webhooks import (
     webhook_endpoint_create,
 )
 from market.core.errors import ApplicationError
-from tests.accounts.test_authentication import assert_problem
-from tests.bounties.test_webhooks import Receiver, receiver  # noqa: F401 (a fixture)
 from tests.conftest import Actor
+from tests.helpers import Receiver, assert_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +90,7 @@ def test_registration_refuses_a_host_with_any_private_address(owner: Actor, guar
 def test_a_host_that_rebinds_to_loopback_after_registration_is_refused_at_delivery(
     owner: Actor,
     guarded: None,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     url = f"http://rebind.example.com:{receiver.server.server_port}/hooks"
     with mock.patch.object(webhooks, "resolve", autospec=True, return_value=[PUBLIC]):
@@ -108,7 +107,7 @@ def test_a_host_that_rebinds_to_loopback_after_registration_is_refused_at_delive
 
 def test_delivery_connects_to_the_address_it_resolved_with_the_url_host_in_the_request(
     owner: Actor,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     port = receiver.server.server_port
     url = f"http://hooks.invalid:{port}/hooks"  # .invalid never resolves for real

@@ -3,10 +3,7 @@
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,45 +12,13 @@ from django.utils import timezone
 from bounties.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from bounties.services import submission_decide
 from bounties.webhooks import webhook_delivery_attempt, webhook_endpoint_create
-from tests.accounts.test_authentication import assert_problem
 from tests.bounties.helpers import funded_bounty, submit
 from tests.concurrency import run_concurrently
 from tests.conftest import Actor
 from tests.factories import UserFactory
+from tests.helpers import Receiver, assert_problem
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """A tiny HTTP server recording every request; answers ``status``."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                receiver.requests.append(
-                    {"headers": dict(self.headers), "body": self.rfile.read(length)}
-                )
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.server.shutdown()
 
 
 def verify(secret: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -103,9 +68,10 @@ def test_an_accepted_submission_is_delivered_signed(
     with django_capture_on_commit_callbacks(execute=True):
         submission_decide(submission=submission, accept=True, reasons=[], actor="test")
     events = [verify(endpoint.secret, request) for request in receiver.requests]
-    assert [event["type"] for event in events] == ["submission.accepted", "bounty.fulfilled"]
-    assert events[0]["data"]["object"]["id"] == submission.pk
-    assert events[1]["data"]["object"]["status"] == "fulfilled"
+    # The bounty is fulfilled at the verdict; the submission's data is released after it.
+    assert [event["type"] for event in events] == ["bounty.fulfilled", "submission.accepted"]
+    assert events[0]["data"]["object"]["status"] == "fulfilled"
+    assert events[1]["data"]["object"]["id"] == submission.pk
     assert WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 2
 
 

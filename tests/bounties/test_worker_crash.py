@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from bounties.models import Submission, SubmissionStatus
 from bounties.services import ReportedLocation, claim_create, submission_create
-from market.ledger.models import Transaction, TransactionKind
-from tests.bounties.helpers import funded_bounty
+from tests.bounties.helpers import assert_accepted_once, funded_bounty
 from tests.bounties.photos import DSCN0010_GPS, with_capture_time
 from tests.conftest import make_actor, wait_for
 from tests.factories import UserFactory
@@ -55,24 +54,6 @@ def trusted_workers_upload() -> Submission:
         location=ReportedLocation(lat=lat, lon=lon, accuracy_m=15),
     )  # fmt: skip
     return submission
-
-
-def assert_accepted_once(submission: Submission) -> None:
-    """Wait for the verdict: accepted, with one acceptance event and one escrow release."""
-    wait_for(
-        lambda: Submission.objects.get(pk=submission.pk).status == SubmissionStatus.ACCEPTED,
-        timeout=120,
-    )
-    submission.refresh_from_db()
-    assert (
-        Transaction.objects.filter(
-            kind=TransactionKind.ESCROW_RELEASE, reference=f"submission:{submission.pk}"
-        ).count()
-        == 1
-    )
-    assert submission.events.filter(new_status=SubmissionStatus.ACCEPTED).count() == 1
-    duplicates = next(check for check in submission.checks if check["name"] == "duplicates")
-    assert duplicates["status"] == "passed"  # its own interrupted run is not a copy of it
 
 
 def test_a_killed_worker_still_yields_one_verdict_and_one_posting(celery_worker) -> None:

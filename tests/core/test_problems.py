@@ -1,11 +1,12 @@
 """Every error is RFC 9457 problem+json with a stable code; never a 500 for bad input."""
 
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from market.core.api import APIKeyRateThrottle
-from tests.accounts.test_authentication import assert_problem
 from tests.conftest import Actor
+from tests.helpers import assert_problem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls_errors")]
 
@@ -60,6 +61,7 @@ def test_a_bug_answers_500_problem_without_leaking_details(owner: Actor) -> None
     assert "a bug" not in str(body)
 
 
+@time_machine.travel("2026-06-01 12:00:10Z", tick=False)  # one throttle window throughout
 def test_each_key_has_its_own_rate_limit(owner: Actor, outsider: Actor, monkeypatch) -> None:
     monkeypatch.setattr(APIKeyRateThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
     client = owner.client()
@@ -73,13 +75,14 @@ def test_each_key_has_its_own_rate_limit(owner: Actor, outsider: Actor, monkeypa
 
 def test_a_key_gets_a_fresh_budget_in_the_next_window(owner: Actor, monkeypatch) -> None:
     monkeypatch.setattr(APIKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
-    clock = [60_030.0]  # half way through a minute
-    monkeypatch.setattr(APIKeyRateThrottle, "timer", staticmethod(lambda: clock[0]))
     client = owner.client()
-    for _ in range(2):
+    with time_machine.travel("2026-06-01 12:00:30Z", tick=False) as clock:  # half way through
+        for _ in range(2):
+            assert client.get("/api/v1/me/").status_code == 200
+        response = client.get("/api/v1/me/")
+        assert_problem(response, 429, "rate_limited")
+        assert response["Retry-After"] == "30"  # until the window ends
+        clock.move_to("2026-06-01 12:00:59.9Z")
+        assert_problem(client.get("/api/v1/me/"), 429, "rate_limited")
+        clock.move_to("2026-06-01 12:01:00Z")
         assert client.get("/api/v1/me/").status_code == 200
-    response = client.get("/api/v1/me/")
-    assert_problem(response, 429, "rate_limited")
-    assert response["Retry-After"] == "30"  # until the window ends
-    clock[0] = 60_060.0
-    assert client.get("/api/v1/me/").status_code == 200

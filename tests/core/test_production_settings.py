@@ -1,7 +1,7 @@
 """Production refuses what would quietly break it: mail that goes only to the log, throttles
 counted per process, a malformed proxy list."""
 
-from tests.core.test_settings import PRODUCTION_ENV, manage
+from tests.helpers import PRODUCTION_ENV, manage
 
 PRINT_SETTINGS = (
     "from django.conf import settings; "

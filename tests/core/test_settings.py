@@ -1,36 +1,6 @@
 """Production settings: `check --deploy` is clean, and missing essentials refuse to start."""
 
-import os
-import subprocess
-import sys
-
-from tests.conftest import ROOT
-
-PRODUCTION_ENV = {
-    "DJANGO_ENV": "production",
-    "SECRET_KEY": "p" * 20 + "roduction-secret-key-that-is-long-and-random-0123456789",
-    "ALLOWED_HOSTS": "sightline.example.com",
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/sightline",
-    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-    "STRIPE_SECRET_KEY": "sk_live_fake_key_for_the_settings_test",
-    "STRIPE_WEBHOOK_SECRET": "whsec_fake_secret_for_the_settings_test",
-    "RECEIPT_SIGNING_KEY": "bm90LWEtcmVhbC1rZXktanVzdC0zMi1ieXRlcy1sb24=",
-    "CACHE_URL": "redis://127.0.0.1:6379/1",
-    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-    "EMAIL_HOST": "smtp.example.com",
-}
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k != "DEBUG"}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.helpers import PRODUCTION_ENV, manage
 
 
 def test_check_deploy_is_clean_under_production_settings() -> None:

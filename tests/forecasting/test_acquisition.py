@@ -26,11 +26,11 @@ from forecasting.models import (
 from forecasting.services import question_create
 from market.ledger.selectors import wallet_summary
 from market.ledger.services import platform_fee_minor, wallet_credit_test_funds
-from tests.accounts.test_authentication import assert_problem
 from tests.bounties.helpers import funded_bounty, submit
 from tests.concurrency import run_concurrently
 from tests.conftest import Actor, make_actor
 from tests.factories import UserFactory
+from tests.helpers import assert_problem
 from tests.ledger.helpers import assert_books_are_right
 
 pytestmark = pytest.mark.django_db

@@ -15,10 +15,10 @@ from forecasting.services import (
     question_resolve,
 )
 from market.core.errors import ApplicationError
-from tests.accounts.test_authentication import assert_problem
 from tests.bounties.helpers import funded_bounty
 from tests.conftest import Actor
 from tests.factories import UserFactory
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 

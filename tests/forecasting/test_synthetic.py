@@ -3,9 +3,11 @@ questions generated end to end through the real services and verification pipeli
 
 import io
 from dataclasses import replace
+from unittest import mock
 
 import numpy as np
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
@@ -108,7 +110,17 @@ def test_outcomes_follow_the_latent_state_up_to_label_noise():
 
 @pytest.mark.django_db(transaction=True)  # verification runs on commit
 def test_it_generates_resolved_questions_with_evidence_before_they_close():
-    items = generate(count=4, photos_per_question=(1, 2), seed=3, grace_seconds=0.5, threads=2)
+    with time_machine.travel(timezone.now(), tick=True) as clock:
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:  # the wait for the last close, on the fake clock
+            waits.append(seconds)
+            clock.shift(seconds)
+
+        items = generate(
+            count=4, photos_per_question=(1, 2), seed=3, grace_seconds=0.5, threads=2, sleep=sleep
+        )
+    assert len(waits) == 1 and waits[0] > 0  # it waited, once, and not on the real clock
 
     assert len({item.question.closes_at for item in items}) == len(items)
     for item in items:
@@ -167,10 +179,16 @@ def test_open_questions_get_consistent_photos_for_bounties_posted_from_their_tem
 @pytest.mark.django_db(transaction=True)
 def test_the_command_generates_and_summarises():
     out = io.StringIO()
-    call_command(
-        "generate_questions", "--count", "2", "--photos", "1", "--seed", "9",
-        "--grace-seconds", "1", stdout=out, verbosity=0,
-    )  # fmt: skip
+    with (
+        time_machine.travel(timezone.now(), tick=True) as clock,
+        mock.patch("forecasting.synthetic.time.sleep", autospec=True) as sleep,
+    ):
+        sleep.side_effect = clock.shift  # the wait for the last close, on the fake clock
+        call_command(
+            "generate_questions", "--count", "2", "--photos", "1", "--seed", "9",
+            "--grace-seconds", "1", stdout=out, verbosity=0,
+        )  # fmt: skip
+    sleep.assert_called_once()
     assert "2 questions resolved" in out.getvalue()
     assert "2 photos uploaded, 2 accepted" in out.getvalue()
     questions = list(Question.objects.order_by("pk"))

@@ -44,11 +44,11 @@ def test_an_operator_sees_where_every_cent_of_a_bounty_went(
     html = statement.content.decode()
     assert statement.status_code == 200
     for expected in [
-        "$13.20",
-        "-$4.40",
-        "-$8.80",
-        "$4.00",
-        "$0.40",
+        "13.20 USD",
+        "-4.40 USD",
+        "-8.80 USD",
+        "4.00 USD",
+        "0.40 USD",
         f"user:{worker.pk}",
         "platform",
     ]:
@@ -90,7 +90,7 @@ def test_an_operator_credits_test_funds_once_per_form(
     credits = Transaction.objects.filter(kind=TransactionKind.TEST_CREDIT)
     assert credits.count() == 1
     listing = operator_client.get(url).content.decode()
-    assert "$25.00 available" in listing
+    assert "25.00 USD available" in listing
 
 
 def test_a_bad_amount_is_shown_next_to_the_field(owner: Actor, operator_client: Client) -> None:

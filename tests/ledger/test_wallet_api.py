@@ -3,8 +3,8 @@ import pytest
 from market.accounts.models import Scope
 from market.accounts.services import api_key_create
 from market.ledger.services import escrow_hold, wallet_credit_test_funds
-from tests.accounts.test_authentication import assert_problem
 from tests.conftest import Actor
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """Production refuses to start without its Stripe keys."""
 
-from tests.core.test_settings import PRODUCTION_ENV, manage
+from tests.helpers import PRODUCTION_ENV, manage
 
 
 def test_production_refuses_to_start_without_stripe_keys() -> None:

@@ -85,6 +85,34 @@ def submission_json(submission_id: int, bounty_id: int = 1, **fields: Any) -> di
     return data
 
 
+JPEG = b"\xff\xd8\xff\xe0 a small preview \xff\xd9"
+
+
+def waiting_json(submission_id: int, **fields: Any) -> dict[str, Any]:
+    return submission_json(
+        submission_id,
+        status="needs_review",
+        decided_at=None,
+        location=None,
+        photo_url=None,
+        receipt_url=None,
+        review_by="agent",
+        review_deadline="2026-05-02T17:11:00Z",
+        distance_m=42.0,
+        preview_url=f"{BASE_URL}/api/v1/submissions/{submission_id}/preview/",
+        checks=[
+            {"name": "location", "status": "passed", "score": 0.9, "reason": "42 m away"},
+            {"name": "relevance", "status": "skipped", "score": None, "reason": "no model"},
+        ],
+        reasons=["Relevance was not checked."],
+        **fields,
+    )
+
+
+def preview_response() -> httpx.Response:
+    return httpx.Response(200, content=JPEG, headers={"Content-Type": "image/jpeg"})
+
+
 class FakeAPI:
     """Answers by (method, path); a route's answers are used in order, the last one repeats."""
 

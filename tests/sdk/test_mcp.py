@@ -1,5 +1,6 @@
 """The MCP server: its tools, called in-process and over stdio as an LLM client would."""
 
+import base64
 import json
 import os
 import sys
@@ -9,13 +10,33 @@ from typing import Any
 import anyio
 import httpx
 from mcp import Client, StdioServerParameters
-from mcp.types import TextContent
+from mcp.types import ImageContent, TextContent
 
-from agents_sdk.mcp import build_server
-from tests.sdk.fakes import FakeAPI, bounty_json, page, problem, submission_json
+from agents_sdk.mcp import INSTRUCTIONS, build_server
+from tests.sdk.fakes import (
+    JPEG,
+    FakeAPI,
+    bounty_json,
+    page,
+    preview_response,
+    problem,
+    submission_json,
+    waiting_json,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = {"post_bounty", "list_bounties", "get_submissions", "get_wallet", "forecast"}
+TOOLS = {
+    "post_bounty",
+    "cancel_bounty",
+    "list_bounties",
+    "get_submissions",
+    "review_submissions",
+    "accept_submission",
+    "reject_submission",
+    "get_wallet",
+    "create_question",
+    "forecast",
+}
 POST_ARGUMENTS: dict[str, Any] = {
     "title": "Queue outside the bakery",
     "instructions": "Photograph the queue from across the street.",
@@ -133,3 +154,106 @@ def test_the_module_serves_its_tools_over_stdio() -> None:
     assert {tool.name for tool in listed.tools} == TOOLS
     assert wallet.is_error
     assert "SIGHTLINE_API_KEY" in wallet.content[0].text
+
+
+def test_the_instructions_state_the_escrow_as_quantity_times_price_plus_fee() -> None:
+    assert "quantity x\n(price + the platform fee)" in INSTRUCTIONS
+
+
+def test_review_submissions_shows_each_preview_as_an_image_with_its_checks_in_text() -> None:
+    fake = FakeAPI()
+    fake.on("GET", "submissions/", page([waiting_json(3), waiting_json(4)]))
+    fake.on("GET", "bounties/1/", bounty_json(1))
+    fake.on("GET", "submissions/3/preview/", preview_response())
+    fake.on("GET", "submissions/4/preview/", problem(409, "not_ready", "soon", retry_after=5))
+
+    result = call(fake, "review_submissions", {})
+
+    assert not result.is_error
+    texts = [block.text for block in result.content if isinstance(block, TextContent)]
+    images = [block for block in result.content if isinstance(block, ImageContent)]
+    assert "2 submission(s)" in texts[0]
+    assert "Submission 3 for bounty 1" in texts[1]
+    assert "The bounty asked for: A queue of people outside a bakery" in texts[1]
+    assert "Check relevance: skipped: no model" in texts[1]
+    assert "Taken 42 m from the bounty's spot" in texts[1]
+    assert "Decide by 2026-05-02T17:11:00+00:00" in texts[1]
+    (image,) = images
+    assert image.mime_type == "image/jpeg"
+    assert base64.b64decode(image.data) == JPEG
+    assert "being made" in texts[-1]  # 4's preview: not waited for, said so
+    assert fake.sleeps == []
+    assert [s["id"] for s in result.structured_content["submissions"]] == [3, 4]
+    assert len(fake.sent("GET", "bounties/1/")) == 1  # one bounty, fetched once
+
+
+def test_review_submissions_with_nothing_waiting() -> None:
+    fake = FakeAPI()
+    fake.on("GET", "submissions/", page([]))
+
+    result = call(fake, "review_submissions", {"bounty_id": 9})
+
+    assert result.content[0].text == "No submission waits for your review."
+    assert fake.requests[0].url.params["bounty"] == "9"
+
+
+def test_accept_and_reject_submission() -> None:
+    fake = FakeAPI()
+    fake.on("POST", "submissions/3/accept/", submission_json(3, status="accepted"))
+    fake.on("POST", "submissions/4/reject/", submission_json(4, status="rejected"))
+
+    accepted = call(fake, "accept_submission", {"submission_id": 3})
+    rejected = call(
+        fake, "reject_submission", {"submission_id": 4, "reason": "No queue in the photo."}
+    )
+
+    assert accepted.structured_content["status"] == "accepted"
+    assert rejected.structured_content["status"] == "rejected"
+    assert json.loads(fake.requests[1].content) == {"reason": "No queue in the photo."}
+
+
+def test_a_reason_out_of_bounds_is_refused_before_any_request() -> None:
+    fake = FakeAPI()
+
+    short = call(fake, "reject_submission", {"submission_id": 4, "reason": "no"})
+    long = call(fake, "reject_submission", {"submission_id": 4, "reason": "x" * 501})
+
+    assert short.is_error and long.is_error
+    assert fake.requests == []
+
+
+def test_deciding_the_other_way_is_a_tool_error_naming_the_code() -> None:
+    fake = FakeAPI()
+    fake.on("POST", "submissions/4/accept/", problem(409, "already_decided", "rejected already"))
+
+    result = call(fake, "accept_submission", {"submission_id": 4})
+
+    assert result.is_error
+    assert "Conflict" in result.content[0].text and "already_decided" in result.content[0].text
+
+
+def test_cancel_bounty_and_create_question() -> None:
+    fake = FakeAPI()
+    fake.on("POST", "bounties/5/cancel/", bounty_json(5, status="cancelled"))
+    fake.on("POST", "questions/", httpx.Response(201, json={"id": 8, "status": "open"}))
+
+    cancelled = call(fake, "cancel_bounty", {"bounty_id": 5, "idempotency_key": "c-5"})
+    asked = call(
+        fake,
+        "create_question",
+        {
+            "title": "Will the queue pass 10 people?",
+            "resolution_criteria": "the 17:30 photo",
+            "closes_at": "2026-05-01T17:30:00Z",
+            "resolves_at": "2026-05-01T18:00:00Z",
+            "evidence_template": {"verify": "a queue", "price": 200, "quantity": 2},
+            "max_acquisition_spend": 1000,
+        },
+    )
+
+    assert cancelled.structured_content["status"] == "cancelled"
+    assert fake.requests[0].headers["Idempotency-Key"] == "c-5"
+    assert asked.structured_content["id"] == 8
+    body = json.loads(fake.requests[1].content)
+    assert body["evidence_template"]["price"] == 200 and body["max_acquisition_spend"] == 1000
+    assert "lat" not in body

@@ -179,3 +179,12 @@ EVASION_KINDS: dict[str, Callable[[Image.Image, random.Random], Image.Image]] = 
     "rotated3": lambda image, rng: jpeg_roundtrip(rotated(image, rng)),
     "rotated3+cropped": lambda image, rng: jpeg_roundtrip(rotated(image, rng, hide_corners=True)),
 }
+
+
+def reencoded(data: bytes, scale: float = 0.6, quality: int = 70) -> bytes:
+    """A resized, recompressed copy of a photo file (no EXIF): the plainest near copy."""
+    image = load_image(data).image
+    small = image.resize((round(image.width * scale), round(image.height * scale)))
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from tests.verification.conftest import make_target, photo_bytes
-from tests.verification.test_duplicates import reencoded
+from tests.verification.corpus import reencoded
 from verification.checks import CheckName, Status
 from verification.checks.duplicates import MemoryDuplicateIndex
 from verification.fingerprints import DatabaseDuplicateIndex

@@ -10,6 +10,7 @@ from bounties.models import Submission, SubmissionStatus
 from market.accounts.models import Role, User
 from tests.bounties.helpers import submit
 from tests.factories import RequesterFactory, UserFactory
+from tests.helpers import emailed_link
 
 pytestmark = pytest.mark.django_db
 
@@ -23,11 +24,6 @@ def test_it_renders_the_home_page_without_shadowing_other_routes(client) -> None
     assert client.get("/llms.txt").status_code == 200
     assert client.get("/api/v1/health/").status_code in (200, 503)
     assert client.get("/admin/login/").status_code == 200
-
-
-def emailed_link(message: mail.EmailMessage) -> str:
-    """The path of the one site link in a message."""
-    return "/" + message.body.split("://", 1)[1].split("/", 1)[1].split()[0]
 
 
 def test_it_signs_up_a_worker_who_confirms_by_email_and_is_logged_in(client) -> None:

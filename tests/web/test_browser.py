@@ -17,8 +17,8 @@ from tests.bounties.helpers import LONDON, funded_bounty, submit
 from tests.bounties.photos import DSCN0010_GPS, PHOTOS, with_capture_time
 from tests.conftest import Actor
 from tests.factories import UserFactory
+from tests.helpers import emailed_link
 from tests.web.browser import browser_page, in_thread, only_tiles, serious_violations, shot
-from tests.web.test_accounts import emailed_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

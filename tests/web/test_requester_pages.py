@@ -2,6 +2,7 @@
 the owner sees theirs, everyone else gets 403 or 404."""
 
 import pytest
+from django.test import TestCase
 
 from bounties.models import Submission
 from bounties.services import submission_decide
@@ -111,7 +112,10 @@ def accepted(bounty, worker) -> Submission:
     submission = submit(bounty, worker)
     submission.checks = [{"name": "location", "status": "passed", "score": 1.0, "reason": "ok"}]
     submission.save(update_fields=["checks"])
-    submission_decide(submission=submission, accept=True, reasons=["All checks passed."], actor="t")
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the delivery runs after commit
+        submission_decide(
+            submission=submission, accept=True, reasons=["All checks passed."], actor="t"
+        )
     submission.refresh_from_db()
     return submission
 

@@ -16,19 +16,28 @@ uniform) that at 10k photos ~1% of them match an unrelated earlier one; dHash br
 Lookups go through a multi-index hash (Norouzi et al., "Fast search in Hamming space with
 multi-index hashing"): the pHash is split into `bands` equal bands; two hashes within distance
 d agree to within floor(d / bands) bits on at least one band (pigeonhole), so probing every
-band value within that radius finds every candidate without a scan. With 4 x 16-bit bands and
-d <= 3 the probe is an exact band match; the default d = 10 probes radius 2 (137 values a
-band). Candidates are then confirmed with exact Hamming distances and the spectrum.
+band value within that radius finds every candidate without a scan. The default searches
+radius 1 (17 values a band of 16 bits; exact for d <= 7) and keeps d = 10: a near copy at 8-10
+bits is found when one of its bands is within a bit, which is nearly always (the bench loses
+~0.1 point of catch rate against the exact radius 2 and its 137 values a band, and the lookup
+reads an eighth as many index entries). Candidates are then confirmed with exact Hamming
+distances and the spectrum.
 
 The cheap evasions (measured in bench/README.md) are met by looking at more than one view of
 a picture, each a (pHash, dHash, spectrum) triple searched and confirmed as above:
-- stored beside each photo: its centre crops (`STORED_CROPS` of every side), so a copy cropped
-  by up to ~10% lands near one of them;
-- searched beside each query: its mirror image, the picture inside a uniform border or frame
-  (`trim_borders`), and its own centre crop (which drops the corners a small rotation fills),
-  each also mirrored.
-A match through any pair of views is a match. Searching only the query's views needs nothing
-new stored, so fingerprints stored before them are still found mirrored, framed or rotated.
+- stored beside each photo (`STORED_CROPS`): a centre crop (4% of every side), which a copy
+  turned by a few degrees with its corners cropped resembles, and the picture without 7% of
+  one side (and 2% of the two sides across), for each side: a copy cropped by up to 10%,
+  however the cut is split between the sides, lands near one of the five;
+- searched beside each query (its probes): its mirror image, the picture inside a uniform
+  border or frame (`trim_borders`), and its own centre crop (5%, which drops the corners a
+  small rotation fills). The whole query is searched against every stored view; a probe only
+  against the stored whole picture and its centre crop (`PROBED_VIEWS`): the pairs that catch
+  something (bench/README.md), and the fewer entries a lookup reads.
+A match through any pair of views is a match; the spectrum must agree more the further the pair
+is from the two whole pictures (`min_similarity`, then `min_crop_similarity` for the whole query
+and a stored crop, `min_view_similarity` for a probe). Fingerprints stored before the views
+(their whole picture alone) are still found mirrored, framed or rotated through the probes.
 
 Low-texture images (flat colour, sky, a dark pocket shot) all hash alike, so their hashes say
 nothing: a PDQ-style quality score (gradient energy of a 64x64 luminance thumbnail, 0..100)
@@ -59,21 +68,36 @@ DEFAULT_BANDS = 4
 DEFAULT_MAX_DISTANCE = 10
 DEFAULT_MAX_CONFIRM_DISTANCE = 12
 DEFAULT_MIN_SIMILARITY = 0.8
-# A match through one of the query's probes (mirrored, trimmed, cropped): searching six views
-# instead of one, unrelated photos met ~0.2% of the time at 10k photos with 0.8; with 0.9 on
-# the probes, under 0.1% (bench/README.md).
+# Matches through other pairs of views: the whole query and a stored crop, and a probe of the
+# query (mirrored, trimmed, cropped) and a stored view. Searching more pairs, unrelated photos
+# meet more often: 0.23% at 10k photos with 0.8 on every pair, 0.06-0.09% with these (the
+# generated scenes' noise differs from run to run; bench/README.md).
+DEFAULT_MIN_CROP_SIMILARITY = 0.85
 DEFAULT_MIN_VIEW_SIMILARITY = 0.9
+# Band values probed around each band of a searched hash (see the module docstring).
+DEFAULT_PROBE_RADIUS = 1
 DEFAULT_MIN_QUALITY = 20
 SPECTRUM_SIZE = 63
 _QUALITY_SIDE = 64
 # Hashes are computed on a luminance copy reduced (box filter) to at most this side: every
 # hash works on a 64x64 or smaller thumbnail, so the full-size photo is only read once.
 _WORKING_SIDE = 256
-# Views stored beside the whole picture: centre crops of 4% and 8% of every side (crops of up to
-# 10% of each dimension are caught >= 90% of the time with both, ~70% without; bench/README.md).
-STORED_CROPS = (0.04, 0.08)
+# Views stored beside the whole picture, as (left, right, top, bottom) fractions of the width
+# and height cut away: a centre crop, then the picture without 7% of one side (and 2% of the
+# sides across). Crops of up to 10% of each dimension are caught ~96% of the time with them,
+# ~88% with centre crops of 4% and 8% (bench/README.md).
+STORED_CROPS: tuple[tuple[float, float, float, float], ...] = (
+    (0.04, 0.04, 0.04, 0.04),
+    (0.07, 0.0, 0.02, 0.02),
+    (0.0, 0.07, 0.02, 0.02),
+    (0.02, 0.02, 0.07, 0.0),
+    (0.02, 0.02, 0.0, 0.07),
+)
+# A query's probes are searched against stored views 0 (the whole picture) and 1 (its centre
+# crop) only; the side crops add nothing measurable to them.
+PROBED_VIEWS = 2
 # Each query's own centre crop (searched beside it): a copy rotated by a few degrees, corners
-# filled, matches the stored photo's crop through it.
+# filled, matches the stored photo's centre crop through it.
 QUERY_CROP = 0.05
 # A border line: at least this share of its pixels within this many levels of the outermost
 # line's luminance (a JPEG's ringing and chroma rounding stay within it), at most this share
@@ -104,9 +128,9 @@ class Fingerprint:
     # 63 signed bytes (see the module docstring); empty for fingerprints stored before it
     # existed, which are then confirmed by the two hashes alone.
     spectrum: bytes = b""
-    # The picture's centre crops (`STORED_CROPS`), stored beside it for near matching.
+    # The picture's crops (`STORED_CROPS`), stored beside it for near matching.
     crops: tuple[Hashes, ...] = ()
-    # The other views a lookup of this picture searches: mirrored, inside its border, cropped.
+    # The other views a lookup of this picture searches: cropped, inside its border, mirrored.
     probes: tuple[Hashes, ...] = ()
 
     @property
@@ -148,10 +172,20 @@ class DuplicateRules:
     max_confirm_distance: int = DEFAULT_MAX_CONFIRM_DISTANCE
     min_quality: int = DEFAULT_MIN_QUALITY
     min_similarity: float = DEFAULT_MIN_SIMILARITY
+    min_crop_similarity: float = DEFAULT_MIN_CROP_SIMILARITY
     min_view_similarity: float = DEFAULT_MIN_VIEW_SIMILARITY
+    probe_radius: int = DEFAULT_PROBE_RADIUS
 
-    def similarity_floor(self, *, probe: bool) -> float:
-        return self.min_view_similarity if probe else self.min_similarity
+    def similarity_floor(self, *, query_view: int, stored_view: int) -> float:
+        """The spectrum cosine a match needs between a searched view (0: the whole query) and a
+        stored view (0: the whole stored picture)."""
+        if query_view:
+            return self.min_view_similarity
+        return self.min_crop_similarity if stored_view else self.min_similarity
+
+    def band_radius(self, bands: int) -> int:
+        """The probe radius, never more than an exact search needs."""
+        return max(0, min(self.probe_radius, self.max_distance // bands))
 
     def near_match(
         self,
@@ -160,14 +194,19 @@ class DuplicateRules:
         dhash: int,
         spectrum: bytes = b"",
         *,
-        probe: bool = False,
+        query_view: int = 0,
+        stored_view: int = 0,
     ) -> DuplicateMatch | None:
         distance = (phash ^ query.phash).bit_count()
         confirm = (dhash ^ query.dhash).bit_count()
         if distance > self.max_distance or confirm > self.max_confirm_distance:
             return None
+        band_distance = min(value.bit_count() for value in band_values(phash ^ query.phash))
+        if band_distance > self.band_radius(DEFAULT_BANDS):
+            return None  # no band within the probe radius: a lookup would not meet it
         similarity = spectrum_similarity(query.spectrum, spectrum)
-        if similarity is not None and similarity < self.similarity_floor(probe=probe):
+        floor = self.similarity_floor(query_view=query_view, stored_view=stored_view)
+        if similarity is not None and similarity < floor:
             return None
         return DuplicateMatch(
             "", distance, exact=False, confirm_distance=confirm, similarity=similarity
@@ -188,17 +227,15 @@ def image_fingerprint(image: Image.Image, sha256: str = "") -> Fingerprint:
     trimmed = trim_borders(luma)
     if trimmed.size != luma.size:
         probed.append(trimmed)
-    mirrored = [
-        view_hashes(view.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) for view in [luma, *probed]
-    ]
+    probed.append(luma.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
     return Fingerprint(
         sha256=sha256,
         phash=whole.phash,
         dhash=whole.dhash,
         quality=hash_quality(luma),
         spectrum=whole.spectrum,
-        crops=tuple(view_hashes(centre_crop(luma, fraction)) for fraction in STORED_CROPS),
-        probes=(*(view_hashes(view) for view in probed), *mirrored),
+        crops=tuple(view_hashes(crop(luma, *box)) for box in STORED_CROPS),
+        probes=tuple(view_hashes(view) for view in probed),
     )
 
 
@@ -209,8 +246,20 @@ def view_hashes(luma: Image.Image) -> Hashes:
 
 def centre_crop(image: Image.Image, fraction: float) -> Image.Image:
     """`image` without `fraction` of its width and height on every side."""
-    dx, dy = round(image.width * fraction), round(image.height * fraction)
-    return image.crop((dx, dy, image.width - dx, image.height - dy))
+    return crop(image, fraction, fraction, fraction, fraction)
+
+
+def crop(image: Image.Image, left: float, right: float, top: float, bottom: float) -> Image.Image:
+    """`image` without these fractions of its width (left, right) and height (top, bottom)."""
+    width, height = image.size
+    return image.crop(
+        (
+            round(width * left),
+            round(height * top),
+            width - round(width * right),
+            height - round(height * bottom),
+        )
+    )
 
 
 def trim_borders(luma: Image.Image) -> Image.Image:
@@ -317,10 +366,6 @@ def band_probes(value: int, *, width: int, radius: int) -> list[int]:
     return [value ^ mask for mask in _flip_masks(width, radius)]
 
 
-def probe_radius(max_distance: int, bands: int) -> int:
-    return max_distance // bands
-
-
 class DuplicateIndex(Protocol):
     """Where earlier photos' fingerprints live. Implementations: `MemoryDuplicateIndex` here,
     `verification.fingerprints.DatabaseDuplicateIndex` on PostgreSQL."""
@@ -358,6 +403,7 @@ class MemoryDuplicateIndex:
         self._by_sha: dict[str, list[int]] = {}  # photos
         self._entries = 0
         self._photo = np.zeros(1024, dtype=np.int64)  # by entry
+        self._view = np.zeros(1024, dtype=np.int16)  # the view's number among its photo's
         self._phash = np.zeros(1024, dtype=np.uint64)
         self._dhash = np.zeros(1024, dtype=np.uint64)
         self._spectrum = np.zeros((1024, SPECTRUM_SIZE), dtype=np.int8)
@@ -388,13 +434,21 @@ class MemoryDuplicateIndex:
         self._by_sha.setdefault(fp.sha256, []).append(photo)
         if fp.quality < rules.min_quality:
             return
-        for view in fp.stored_views:
+        for number, view in enumerate(fp.stored_views):
             entry = self._entries
             if entry == len(self._phash):
-                self._photo, self._phash, self._dhash, self._spectrum, self._has_spectrum = (
+                (
+                    self._photo,
+                    self._view,
+                    self._phash,
+                    self._dhash,
+                    self._spectrum,
+                    self._has_spectrum,
+                ) = (
                     np.concatenate([column, np.zeros_like(column)])
                     for column in (
                         self._photo,
+                        self._view,
                         self._phash,
                         self._dhash,
                         self._spectrum,
@@ -402,6 +456,7 @@ class MemoryDuplicateIndex:
                     )
                 )
             self._photo[entry] = photo
+            self._view[entry] = number
             self._phash[entry] = view.phash
             self._dhash[entry] = view.dhash
             if len(view.spectrum) == SPECTRUM_SIZE:
@@ -447,7 +502,8 @@ class MemoryDuplicateIndex:
     def _near_view(
         self, view: Hashes, rules: DuplicateRules, *, probe: bool
     ) -> list[tuple[int, DuplicateMatch]]:
-        masks = _flip_masks_array(self._width, probe_radius(rules.max_distance, self.bands))
+        radius = rules.band_radius(self.bands)
+        masks = _flip_masks_array(self._width, radius)
         probes = np.concatenate(
             [
                 (np.int64(band) << self._width) | (np.int64(value) ^ masks)
@@ -459,9 +515,14 @@ class MemoryDuplicateIndex:
         # Every position of every matching run, without a Python loop over the runs.
         starts = np.repeat(left - (np.cumsum(lengths) - lengths), lengths)
         positions = starts + np.arange(int(lengths.sum()))
-        candidates = [np.asarray(self._pending, dtype=np.int64), self._key_entries[positions]]
+        # Entries not yet merged: those a band probe would have found.
+        pending = np.asarray(self._pending, dtype=np.int64)
+        pending = pending[self._band_distance(self._phash[pending], view.phash) <= radius]
+        candidates = [pending, self._key_entries[positions]]
         # An entry can come up in several bands; the caller keeps one match per photo.
         entries = np.concatenate(candidates)
+        if probe:  # a probe meets the stored whole picture and its centre crop only
+            entries = entries[self._view[entries] < PROBED_VIEWS]
         phash_distance = np.bitwise_count(self._phash[entries] ^ np.uint64(view.phash))
         dhash_distance = np.bitwise_count(self._dhash[entries] ^ np.uint64(view.dhash))
         near = (phash_distance <= rules.max_distance) & (
@@ -474,7 +535,11 @@ class MemoryDuplicateIndex:
         )
         similarity = self._similarities(view, entries)
         if similarity is not None:
-            floor = rules.similarity_floor(probe=probe)
+            floor = np.where(
+                self._view[entries] > 0,
+                rules.similarity_floor(query_view=int(probe), stored_view=1),
+                rules.similarity_floor(query_view=int(probe), stored_view=0),
+            )
             confirmed = np.isnan(similarity) | (similarity >= floor)
             entries, similarity = entries[confirmed], similarity[confirmed]
             phash_distance, dhash_distance = phash_distance[confirmed], dhash_distance[confirmed]
@@ -491,6 +556,16 @@ class MemoryDuplicateIndex:
             )
             found.append((photo, match))
         return found
+
+    def _band_distance(self, phashes: np.ndarray, phash: int) -> np.ndarray:
+        """The smallest Hamming distance over the bands between each of `phashes` and `phash`."""
+        differences = phashes ^ np.uint64(phash)
+        mask = np.uint64((1 << self._width) - 1)
+        per_band = [
+            np.bitwise_count((differences >> np.uint64(self._width * band)) & mask)
+            for band in range(self.bands)
+        ]
+        return np.min(per_band, axis=0) if len(differences) else np.zeros(0, dtype=np.uint8)
 
     def _similarities(self, view: Hashes, entries: np.ndarray) -> np.ndarray | None:
         """Spectrum cosines of `entries` with the query (NaN where an entry has no spectrum),

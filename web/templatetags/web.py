@@ -6,14 +6,14 @@ from django import forms, template
 from django.utils import timezone
 
 from bounties.models import Submission, SubmissionStatus
-from market.payments.stripe_api import format_minor
+from market.core.money import format_money
 
 register = template.Library()
 
 
 @register.filter
 def money(amount_minor: int | None, currency: str) -> str:
-    return format_minor(amount_minor or 0, currency)
+    return format_money(amount_minor or 0, currency)
 
 
 @register.filter

@@ -9,16 +9,27 @@ from django.views.decorators.http import require_POST
 
 from bounties.models import Receipt
 from bounties.receipts import ALGORITHM
-from bounties.selectors import bounties_for_agent, with_open_slots
+from bounties.selectors import agent_review_stats, bounties_for_agent, with_open_slots
 from market.accounts.models import Agent
 from market.accounts.services import agent_create, api_key_create, api_key_revoke
 from market.core.errors import ApplicationError
 from market.ledger.selectors import wallet_summary
 from web.forms import AgentForm, ApiKeyForm, add_application_error
-from web.selectors import agent_of, agents_of, delivered_submission, gallery_of, keys_of
+from web.selectors import (
+    agent_bounty,
+    agent_of,
+    agents_of,
+    bounty_submissions,
+    delivered_submission,
+    gallery_of,
+    keys_of,
+    reviewable_submission,
+    submission_counts,
+)
 from web.views.common import requester_of
 
 BOUNTIES_SHOWN = 50
+SUBMISSIONS_SHOWN = 200
 
 
 @login_required
@@ -55,6 +66,7 @@ def _agent_page(
     status: int = 200,
 ) -> HttpResponse:
     bounties = with_open_slots(bounties_for_agent(agent)[:BOUNTIES_SHOWN])
+    counts = submission_counts(bounties)
     context = {
         "agent": agent,
         "wallet": wallet_summary(agent),
@@ -62,6 +74,8 @@ def _agent_page(
         "key_form": key_form or ApiKeyForm(),
         "new_key": new_key,
         "bounties": bounties,
+        "bounty_rows": [(bounty, counts[bounty.pk]) for bounty in bounties],
+        "review": agent_review_stats(agent),
     }
     return render(request, "web/agent.html", context, status=status)
 
@@ -70,6 +84,35 @@ def _agent_page(
 def agent(request: HttpRequest, agent_id: int) -> HttpResponse:
     owner = requester_of(request)
     return _agent_page(request, agent_of(owner, agent_id))
+
+
+@login_required
+def bounty_page(request: HttpRequest, agent_id: int, bounty_id: int) -> HttpResponse:
+    """One of the agent's bounties with its submissions, as the agent may see them: waiting
+    for a review, rejected with the reasons, accepted with the photo."""
+    agent = agent_of(requester_of(request), agent_id)
+    found = agent_bounty(agent, bounty_id)
+    with_open_slots([found])
+    context = {
+        "agent": agent,
+        "bounty": found,
+        "submissions": bounty_submissions(found, limit=SUBMISSIONS_SHOWN),
+        "shown": SUBMISSIONS_SHOWN,
+    }
+    return render(request, "web/agent_bounty.html", context)
+
+
+@login_required
+def preview(request: HttpRequest, submission_id: int) -> FileResponse:
+    """The preview the owner's agent judges a submission by (never the photo itself)."""
+    submission = reviewable_submission(requester_of(request), submission_id)
+    response = FileResponse(
+        submission.preview.open("rb"),
+        content_type="image/jpeg",
+        filename=f"submission-{submission.pk}-preview.jpg",
+    )
+    response["Cache-Control"] = "private, max-age=600"
+    return response
 
 
 @never_cache

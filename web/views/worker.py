@@ -15,10 +15,11 @@ from bounties.selectors import bounties_near, with_open_slots
 from bounties.services import ReportedLocation, claim_create, claim_release, submission_create
 from market.accounts.models import User
 from market.core.errors import ApplicationError
+from market.core.money import format_money
 from market.payments.services import payout_request
-from market.payments.stripe_api import format_minor
 from web.forms import AppealForm, FindForm, UploadForm, add_application_error
 from web.selectors import (
+    buyer_records,
     claim_active,
     claim_latest,
     payouts_of,
@@ -50,7 +51,15 @@ def find(request: HttpRequest) -> HttpResponse:
         min_pay_minor = form.min_pay_minor()
         nearby = [near for near in nearby if near.bounty.price_minor >= min_pay_minor]
         with_open_slots([near.bounty for near in nearby])
-        results = [{"bounty": near.bounty, "distance_m": near.distance_m} for near in nearby]
+        buyers = buyer_records(near.bounty.agent_id for near in nearby)
+        results = [
+            {
+                "bounty": near.bounty,
+                "distance_m": near.distance_m,
+                "buyer": buyers.get(near.bounty.agent_id),
+            }
+            for near in nearby
+        ]
     markers = [
         {
             "lat": row["bounty"].lat,
@@ -80,6 +89,7 @@ def bounty_detail(request: HttpRequest, bounty_id: int) -> HttpResponse:
     claim = claim_active(bounty, viewer) if viewer else None
     context = {
         "bounty": bounty,
+        "buyer": buyer_records([bounty.agent_id]).get(bounty.agent_id),
         "claim": claim,
         "map_data": {"lat": bounty.lat, "lon": bounty.lon, "radius_m": bounty.radius_m},
         "tile_url": settings.MAP_TILE_URL,
@@ -255,6 +265,6 @@ def pay_now(request: HttpRequest) -> HttpResponse:
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        amount = format_minor(payout.amount_minor, payout.currency)
+        amount = format_money(payout.amount_minor, payout.currency)
         messages.success(request, f"Payout of {amount} requested.")
     return redirect("earnings")

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from market.accounts.models import Agent
 from market.core.errors import ApplicationError
+from market.core.money import format_money
+from market.core.states import transition_check
 from market.ledger.models import AccountKind, TransactionKind
 from market.ledger.services import platform_account, transfer, wallet_account
 from market.payments.models import (
@@ -21,8 +23,7 @@ from market.payments.models import (
     CheckoutSession,
     CheckoutStatus,
 )
-from market.payments.services.states import transition_check
-from market.payments.stripe_api import format_minor, request_options, stripe_configured
+from market.payments.stripe_api import request_options, stripe_configured
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ def checkout_session_create(
     ):
         raise ApplicationError(
             "invalid_amount",
-            f"Add between {format_minor(CHECKOUT_MINIMUM_MINOR, agent.currency)} and "
-            f"{format_minor(CHECKOUT_MAXIMUM_MINOR, agent.currency)}.",
+            f"Add between {format_money(CHECKOUT_MINIMUM_MINOR, agent.currency)} and "
+            f"{format_money(CHECKOUT_MAXIMUM_MINOR, agent.currency)}.",
             extra={"field": "amount"},
         )
     row = CheckoutSession.objects.create(
@@ -128,10 +129,13 @@ def checkout_session_complete(*, session: dict[str, Any]) -> CheckoutSession:
     paid_minor = session.get("amount_total")
     paid_currency = str(session.get("currency") or "").lower()
     if paid_minor != row.amount_minor or paid_currency != row.currency:
+        paid = (
+            format_money(paid_minor, paid_currency) if isinstance(paid_minor, int) else paid_minor
+        )
         raise ApplicationError(
             "checkout_amount_mismatch",
-            f"Checkout #{row.pk} asked for {row.amount_minor} {row.currency}, Stripe says "
-            f"{paid_minor} {paid_currency}",
+            f"Checkout #{row.pk} asked for {format_money(row.amount_minor, row.currency)}, "
+            f"Stripe says {paid}",
         )
     row.stripe_session_id = session["id"]
     row.stripe_payment_intent_id = str(session.get("payment_intent") or "")

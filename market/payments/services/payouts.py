@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from market.accounts.models import User
 from market.core.errors import ApplicationError
+from market.core.money import format_money
+from market.core.states import transition_check
 from market.ledger.models import AccountKind, LedgerAccount, TransactionKind
 from market.ledger.services import (
     earnings_account,
@@ -37,9 +39,7 @@ from market.payments.models import (
     PayoutEvent,
     PayoutStatus,
 )
-from market.payments.services.states import transition_check
 from market.payments.stripe_api import (
-    format_minor,
     is_temporary,
     request_options,
     stripe_configured,
@@ -129,8 +129,8 @@ def payout_create(
     if available_minor < minimum_minor:
         raise ApplicationError(
             "below_minimum",
-            f"Payouts start at {format_minor(minimum_minor, currency)}; "
-            f"you have {format_minor(available_minor, currency)}.",
+            f"Payouts start at {format_money(minimum_minor, currency)}; "
+            f"you have {format_money(available_minor, currency)}.",
             extra={
                 "minimum_minor": minimum_minor,
                 "available_minor": available_minor,
@@ -395,7 +395,7 @@ def payout_failure_notify(*, payout_id: int) -> None:
     from django.core.mail import send_mail
 
     payout = Payout.objects.select_related("worker").get(pk=payout_id)
-    amount = format_minor(payout.amount_minor, payout.currency)
+    amount = format_money(payout.amount_minor, payout.currency)
     send_mail(
         subject=f"Your Sightline payout of {amount} failed",
         message=(

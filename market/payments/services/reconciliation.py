@@ -16,6 +16,7 @@ from typing import Any
 import stripe
 from django.db import transaction
 
+from market.core.money import format_money
 from market.ledger.models import Transaction, TransactionKind
 from market.payments.models import (
     CheckoutSession,
@@ -24,7 +25,7 @@ from market.payments.models import (
     PayoutStatus,
     ReconciliationReport,
 )
-from market.payments.stripe_api import format_minor, request_options
+from market.payments.stripe_api import request_options
 
 logger = logging.getLogger(__name__)
 
@@ -146,20 +147,20 @@ def _compare(
         if not start <= item.at < end:
             continue
         match = by_key_ours.get(item.key)
-        amount = format_minor(item.amount_minor, item.currency)
+        amount = format_money(item.amount_minor, item.currency)
         if match is None:
             reason = f"Stripe {stripe_name} {item.stripe_id} ({amount}) has no {our_name} here"
         elif (match.amount_minor, match.currency) != (item.amount_minor, item.currency):
             reason = (
                 f"Stripe {stripe_name} {item.stripe_id} is {amount}, the {our_name} is "
-                f"{format_minor(match.amount_minor, match.currency)}"
+                f"{format_money(match.amount_minor, match.currency)}"
             )
         else:
             continue
         differences.append(_difference(item, side="stripe", reason=reason))
     for item in ours:
         if start <= item.at < end and item.key not in by_key_stripe:
-            amount = format_minor(item.amount_minor, item.currency)
+            amount = format_money(item.amount_minor, item.currency)
             reason = f"the {our_name} {item.stripe_id} ({amount}) has no Stripe {stripe_name}"
             differences.append(_difference(item, side="ledger", reason=reason))
     return differences
