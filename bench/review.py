@@ -510,7 +510,7 @@ def write_readme(results: dict[str, Any]) -> None:
         + (
             f"asked again every {results['not_ready_poll_s']} s"
             if results.get("not_ready_poll_s")
-            else "waited for as the SDK does, the server's `retry_after` of 5 s"
+            else "waited for as the SDK does, the server's `retry_after`"
         )
         + f"; {results.get('reviewer_threads', 1)}"
         " submissions judged at once). "
