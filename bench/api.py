@@ -29,6 +29,11 @@ import httpx
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the repository's packages
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import psql  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "api.json"
 README = ROOT / "bench" / "README.md"
 SECTION_START, SECTION_END = "<!-- bench:api:start -->", "<!-- bench:api:end -->"
@@ -51,14 +56,6 @@ ENV = {
     "API_THROTTLE_RATE": "100000000/min",
     "LOG_LEVEL": "WARNING",
 }
-
-
-def psql(sql: str, database: str = "postgres") -> str:
-    return subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
-         "-qAt", "-c", sql],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
 
 
 def manage(*args: str) -> str:

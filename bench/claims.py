@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the repository's packages
     sys.path.insert(0, str(ROOT))
 
+from bench.common import percentile, psql  # noqa: E402
 from bench.readme import replace_section  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "claims.json"
@@ -70,14 +71,6 @@ def configure_environment(media_root: str, broker_url: str) -> None:
             "LOG_LEVEL": "WARNING",
         }
     )
-
-
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-         "-qAt", "-c", sql],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
 
 
 def fresh_database() -> None:
@@ -274,11 +267,6 @@ def wait_for_releases(submission_ids: list[int], timeout_s: float = 300) -> None
         time.sleep(0.2)
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     from bounties.models import Receipt
 
@@ -298,9 +286,9 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
     result: dict[str, Any] = {
         "claims": len(claims),
-        "claim_p50_ms": ms(quantile(claims, 0.50)),
-        "claim_p95_ms": ms(quantile(claims, 0.95)),
-        "claim_p99_ms": ms(quantile(claims, 0.99)),
+        "claim_p50_ms": ms(percentile(claims, 0.50)),
+        "claim_p95_ms": ms(percentile(claims, 0.95)),
+        "claim_p99_ms": ms(percentile(claims, 0.99)),
         "claim_max_ms": ms(max(claims)),
         "accepted": len(accepted),
     }

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,15 +38,10 @@ os.environ.setdefault("FORECAST_MODEL_DIR", tempfile.mkdtemp(prefix="sightline-f
 
 import django  # noqa: E402
 
+from bench.common import psql  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "forecast.json"
 PLOT = ROOT / "bench" / "results" / "forecast.png"
-
-
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
-        check=True, capture_output=True,
-    )  # fmt: skip
 
 
 def held_out_scores(held_out: list[Any], version: Any) -> dict[str, Any]:

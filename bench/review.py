@@ -62,19 +62,14 @@ os.environ.update(ENV)
 
 import django  # noqa: E402
 
+from bench.common import percentile, psql  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "review.json"
 OWNER = "bench-review@sightline.test"
 OPERATOR = "bench-operator@sightline.test"
 REJECT_REASON = "The photo shows another scene than the one this bounty asks for."
 APPEAL_NOTE = "I stood where the bounty said and photographed what was there."
 PREVIEW_MAX_SIDE = 512
-
-
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql],
-        check=True, capture_output=True,
-    )  # fmt: skip
 
 
 def free_port() -> int:
@@ -383,21 +378,11 @@ def appeal_and_decide(
     return decided
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def summary(values: list[float]) -> dict[str, Any]:
     return {
         "count": len(values),
-        "p50": percentile(values, 0.5),
-        "p95": percentile(values, 0.95),
+        "p50": percentile(values, 0.5) if values else None,
+        "p95": percentile(values, 0.95) if values else None,
         "mean": statistics.fmean(values) if values else None,
         "max": max(values) if values else None,
     }

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the repository's packages
     sys.path.insert(0, str(ROOT))
 
+from bench.common import psql  # noqa: E402
 from bench.readme import replace_section  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "startup.json"
@@ -159,14 +160,6 @@ BARE_APP = {
         application = get_wsgi_application()
         """,
 }
-
-
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-         "-qAt", "-c", sql],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
 
 
 def manage(*args: str) -> str:

@@ -45,6 +45,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "market.settings")
 from PIL import ExifTags, Image  # noqa: E402
 from transformers import CLIPConfig, CLIPModel  # noqa: E402
 
+from bench.common import percentile  # noqa: E402
 from bench.readme import replace_section  # noqa: E402
 from tests.verification.corpus import (  # noqa: E402
     COPY_KINDS,
@@ -103,10 +104,6 @@ RULE_VARIANTS = {
 }
 
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -150,8 +147,8 @@ def time_calls(call: Callable[[], object], rounds: int) -> list[float]:
 def latency_summary(timings: list[float]) -> dict[str, float]:
     return {
         "images_per_s": round(len(timings) / sum(timings), 2),
-        "p50_ms": ms(percentile(timings, 50)),
-        "p95_ms": ms(percentile(timings, 95)),
+        "p50_ms": ms(percentile(timings, 0.5)),
+        "p95_ms": ms(percentile(timings, 0.95)),
     }
 
 
@@ -680,9 +677,9 @@ def memory_index_at(stored: list[Fingerprint], queries: list[Fingerprint]) -> di
     scan = time_calls_each(partial(linear_scan, phashes), queries[:50])
     return {
         "build_s": round(build_s, 2),
-        "lookup_p50_us": round(percentile(timings, 50) * 1e6, 1),
-        "lookup_p95_us": round(percentile(timings, 95) * 1e6, 1),
-        "numpy_linear_scan_p50_us": round(percentile(scan, 50) * 1e6, 1),
+        "lookup_p50_us": round(percentile(timings, 0.5) * 1e6, 1),
+        "lookup_p95_us": round(percentile(timings, 0.95) * 1e6, 1),
+        "numpy_linear_scan_p50_us": round(percentile(scan, 0.5) * 1e6, 1),
     }
 
 
@@ -758,8 +755,8 @@ def bench_database_index(
             out[str(size)] = {
                 "copy_and_vacuum_s": round(insert_s, 2),
                 "table_with_indexes_mb": round(table_bytes / 1e6, 1),
-                "lookup_p50_ms": ms(percentile(timings, 50)),
-                "lookup_p95_ms": ms(percentile(timings, 95)),
+                "lookup_p50_ms": ms(percentile(timings, 0.5)),
+                "lookup_p95_ms": ms(percentile(timings, 0.95)),
             }
             progress.update(1)
     finally:
