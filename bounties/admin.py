@@ -25,8 +25,7 @@ from bounties.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from bounties.services import submission_decide
-from bounties.services.review import agent_review_cooling_refresh
+from bounties.services.review import submission_operator_decide
 from bounties.tasks import webhook_deliver
 from bounties.webhooks import webhook_delivery_retry_now
 from market.accounts.actors import operator_actor
@@ -246,7 +245,7 @@ class ReviewQueueAdmin(admin.ModelAdmin):
             accept = form.cleaned_data["decision"] == "accept"
             reason = form.cleaned_data["reason"].strip()
             try:
-                submission_decide(
+                submission_operator_decide(
                     submission=item,
                     accept=accept,
                     reasons=[reason] if reason else ["Checked by a person."],
@@ -255,8 +254,6 @@ class ReviewQueueAdmin(admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
-                # An operator's accept may overturn the agent's rejection: fair use is judged now.
-                agent_review_cooling_refresh(agent=item.bounty.agent)
                 verdict = "accepted" if accept else "rejected"
                 self.message_user(request, f"Submission #{item.pk} {verdict}.")
                 return redirect("admin:bounties_reviewqueueitem_changelist")

@@ -221,6 +221,18 @@ def submission_review_decide(
     return locked
 
 
+@transaction.atomic
+def submission_operator_decide(
+    *, submission: Submission, accept: bool, reasons: list[str], actor: str
+) -> Submission:
+    """An operator's verdict (the review queue, appeals): ``submission_decide``, then the fair-use
+    rule judged at once, since accepting a photo its agent rejected overturns that rejection
+    (the agent's cooling period, read by routing and ``GET /me``, starts with the same commit)."""
+    decided = submission_decide(submission=submission, accept=accept, reasons=reasons, actor=actor)
+    agent_review_cooling_refresh(agent=decided.bounty.agent)
+    return decided
+
+
 def submission_review_hand_over(*, submission: Submission, reason: str) -> Submission:
     """Give a submission waiting for its agent to operators (the agent's deadline passed on a
     photo that cannot be accepted without a person), under the caller's locks. Recorded as an

@@ -682,10 +682,10 @@ def test_the_cooling_period_routes_to_operators(
     expected = last_overturn + timedelta(days=settings.REVIEW_COOLING_DAYS)
     assert agent_review_stats(owner.agent)["cooling_until"] == expected
 
-    assert agents_review_cooling_refresh() == 1  # the sweep stores it for GET /me
-    me = owner.client().get(ME).json()
+    me = owner.client().get(ME).json()  # stored with the operator's verdict, before any sweep
     assert me["review_mode"] == "cooling"
     assert me["cooling_until"] == expected.isoformat().replace("+00:00", "Z")
+    assert agents_review_cooling_refresh() == 1  # the sweep agrees
 
     later = routed(reviewing)
     assert later.status == SubmissionStatus.NEEDS_REVIEW

@@ -26,7 +26,7 @@ from market.ledger.services import wallet_credit_test_funds
 from tests.bounties.helpers import submit
 from tests.conftest import Actor
 from tests.factories import UserFactory
-from tests.sdk.test_live_server import bounty_fields, client
+from tests.sdk.helpers import bounty_fields, client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

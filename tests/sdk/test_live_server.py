@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agents_sdk import InsufficientFunds, NotFound, PermissionDenied, Sightline, ValidationError
+from agents_sdk import InsufficientFunds, NotFound, PermissionDenied, ValidationError
 from bounties.models import Bounty
 from bounties.services import submission_decide
 from market.accounts.models import Scope
@@ -18,6 +18,7 @@ from market.ledger.services import wallet_credit_test_funds
 from tests.bounties.helpers import submit
 from tests.conftest import Actor
 from tests.factories import UserFactory
+from tests.sdk.helpers import bounty_fields, client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,27 +28,6 @@ def no_verification(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests decide submissions themselves: the pipeline has its own tests, and a
     synthetic test image would (rightly) fail its location and time checks."""
     monkeypatch.setattr("bounties.services.fulfilment._enqueue_verification", lambda _: None)
-
-
-def bounty_fields(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "title": "Queue outside the bakery",
-        "instructions": "Across the street.",
-        "verify": "a queue of people outside a bakery",
-        "lat": 51.5072,
-        "lon": -0.1276,
-        "radius_m": 150,
-        "ends_at": datetime.now(UTC) + timedelta(hours=1),
-        "price": 400,
-        "currency": "usd",
-        "quantity": 2,
-    }
-    fields.update(overrides)
-    return fields
-
-
-def client(actor: Actor, live_server: Any) -> Sightline:
-    return Sightline(api_key=actor.key, base_url=live_server.url, sleep=lambda _: None)
 
 
 def test_the_whole_agent_flow(
